@@ -1,0 +1,58 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# torch must come from the local CPU wheel; any other torch request downloads GBs of CUDA.
+WHEELS ?= $(or $(PIP_FIND_LINKS),/opt/wheels)
+export VLMFR_HOME ?= $(CURDIR)/.vlmfr
+export DAGSTER_HOME ?= $(VLMFR_HOME)/dagster
+APT_PACKAGES := apertium apertium-eng-spa apertium-fr-es
+UI_PORT ?= 3000
+
+.PHONY: setup deps demo test ui lint lock clean
+
+setup: $(VENV)/.installed deps
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q "uv==0.13.9"
+	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps -e ".[dev]"
+	@touch $@
+
+# Debian packages for the Apertium MT backend. Installed when running as root; otherwise the
+# backend reports itself unavailable and the pipeline goes on with the other systems.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing) >/dev/null \
+	      || echo "WARNING: apt-get install$$missing failed; the apertium MT backend will be unavailable"; \
+	  else \
+	    echo "NOTE: Debian packages missing:$$missing. Install them with: sudo apt-get install$$missing"; \
+	  fi; \
+	fi
+
+demo: setup
+	$(BIN)/python -m assets.demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+ui: setup
+	@mkdir -p "$(DAGSTER_HOME)"
+	exec $(BIN)/dagster dev -h 127.0.0.1 -p $(UI_PORT) -w workspace.yaml
+
+# Re-pin after editing pyproject.toml dependencies.
+lock: $(VENV)/.installed
+	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" "torch==2.13.0+cpu" -e ".[dev]"
+	$(BIN)/uv pip freeze --python $(BIN)/python | grep -v -E "^-e|vlmfr" > requirements.lock
+
+clean:
+	rm -rf $(VENV) .vlmfr

@@ -1,0 +1,148 @@
+"""The dataset-format extension point: a protocol, a registry, and the raw turn rows loaders yield.
+
+A loader only parses its format. It yields `RawBatch`es: one row per conversation turn (sample id,
+image, role, text, where it came from) plus quarantine rows for records it could not parse at all.
+Validation common to every format (unknown role, empty text, missing image, duplicate id) runs once,
+vectorised, in `vlmfr_data.ingest`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from vlmfr_data.config import DatasetConfig
+
+RAW_TURN_SCHEMA: dict[str, pl.DataType] = {
+    "sample_id": pl.String(),
+    "image": pl.String(),
+    "source_file": pl.String(),
+    "record": pl.String(),  # how to find the record in its file: "#12" (index) or the id
+    "turn_index": pl.Int32(),
+    "role": pl.String(),
+    "text": pl.String(),
+    "kind": pl.String(),  # a format may fix the kind (COCO: caption); else it follows the role
+}
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "dataset": pl.String(),
+    "split": pl.String(),
+    "source_file": pl.String(),
+    "record": pl.String(),
+    "field": pl.String(),
+    "reason": pl.String(),
+}
+
+
+@dataclass
+class RawBatch:
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+
+    def reject(self, source_file: str | Path, record: str, field_name: str, reason: str) -> None:
+        self.quarantine.append(
+            {"source_file": str(source_file), "record": record, "field": field_name, "reason": reason}
+        )
+
+    def __len__(self) -> int:
+        return len(self.turns) + len(self.quarantine)
+
+
+class DatasetFormat(Protocol):
+    """Parses one on-disk format into raw turn rows. `batches` must keep a sample's turns together."""
+
+    name: str
+
+    def splits(self, config: DatasetConfig) -> list[str]: ...
+
+    def batches(self, config: DatasetConfig, split: str, batch_records: int) -> Iterator[RawBatch]: ...
+
+
+_FORMATS: dict[str, Callable[[], DatasetFormat]] = {}
+
+
+def register_format(name: str) -> Callable[[type], type]:
+    def decorate(cls: type) -> type:
+        _FORMATS[name] = cls
+        return cls
+
+    return decorate
+
+
+def get_format(name: str) -> DatasetFormat:
+    if name not in _FORMATS:
+        raise KeyError(f"unknown dataset format {name!r}; known formats: {sorted(_FORMATS)}")
+    return _FORMATS[name]()
+
+
+def format_names() -> list[str]:
+    return sorted(_FORMATS)
+
+
+# ------------------------------------------------------------------ helpers shared by JSON formats
+class UnreadableFile(Exception):
+    """A whole file could not be parsed; carries the message for the quarantine row."""
+
+
+def read_json_text(path: Path) -> tuple[str, str | None]:
+    """Read a file as UTF-8. Invalid bytes do not stop the load: they are kept as surrogates (so the
+    records around them still parse) and the caller quarantines the records that contain them."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read file: {exc.strerror}") from exc
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        note = f"file is not valid UTF-8 (first bad byte at offset {exc.start}); re-encode it as UTF-8"
+        return raw.decode("utf-8", errors="surrogateescape"), note
+
+
+def load_json(path: Path) -> tuple[Any, str | None]:
+    text, note = read_json_text(path)
+    try:
+        return json.loads(text), note
+    except json.JSONDecodeError as exc:
+        raise UnreadableFile(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; fix the file and re-run"
+        ) from exc
+
+
+def has_bad_bytes(value: Any) -> bool:
+    """True if a parsed value holds undecodable bytes (surrogates from `surrogateescape`)."""
+    if isinstance(value, str):
+        return any("\udc80" <= ch <= "\udcff" for ch in value)
+    if isinstance(value, dict):
+        return any(has_bad_bytes(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_bad_bytes(v) for v in value)
+    return False
+
+
+def resolve_files(config: DatasetConfig, key: str, split: str) -> list[Path]:
+    """`paths[key]` as a list of files: comma-separated, each may be a glob, `{split}` is filled in."""
+    spec = config.paths.get(key, "").replace("{split}", split)
+    if not spec:
+        raise ValueError(
+            f"dataset {config.name!r} (format {config.format!r}) needs paths.{key} in the config"
+        )
+    files: list[Path] = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        path = Path(part).expanduser()
+        matches = sorted(path.parent.glob(path.name)) if any(c in path.name for c in "*?[") else [path]
+        files.extend(matches)
+    return files
+
+
+def image_path(root: str | None, name: Any) -> str | None:
+    if name is None or name == "":
+        return None
+    path = Path(str(name))
+    if not path.is_absolute() and root:
+        path = Path(root).expanduser() / path
+    return str(path.resolve())

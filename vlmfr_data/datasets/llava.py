@@ -1,0 +1,111 @@
+"""LLaVA conversation JSON / JSONL: `{"id", "image", "conversations": [{"from", "value"}]}`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from vlmfr_data.config import DatasetConfig
+from vlmfr_data.datasets.base import (
+    RawBatch,
+    UnreadableFile,
+    has_bad_bytes,
+    image_path,
+    load_json,
+    read_json_text,
+    register_format,
+    resolve_files,
+)
+
+
+@register_format("llava")
+class LlavaConversations:
+    """`paths.json`: file(s) or globs (`{split}` filled in); `paths.image_root`: where images live."""
+
+    name = "llava"
+
+    def splits(self, config: DatasetConfig) -> list[str]:
+        return config.splits
+
+    def batches(self, config: DatasetConfig, split: str, batch_records: int) -> Iterator[RawBatch]:
+        batch = RawBatch()
+        seen = 0
+        for path in resolve_files(config, "json", split):
+            for record_ref, record, problem in _records(path):
+                if config.limit is not None and seen >= config.limit:
+                    break
+                seen += 1
+                if problem is not None:
+                    batch.reject(path, record_ref, problem[0], problem[1])
+                else:
+                    _add_record(batch, path, record_ref, record, config.paths.get("image_root"))
+                if len(batch) >= batch_records:
+                    yield batch
+                    batch = RawBatch()
+        if len(batch):
+            yield batch
+
+
+Problem = tuple[str, str]
+
+
+def _records(path: Path) -> Iterator[tuple[str, Any, Problem | None]]:
+    """Yield (record reference, parsed record, problem). JSONL is parsed line by line, so one bad line
+    costs one record; a malformed .json array costs that file (reported as one quarantine row)."""
+    try:
+        if path.suffix == ".jsonl":
+            text, bad_bytes = read_json_text(path)
+            for line_no, line in enumerate(text.splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield f"line {line_no}", None, ("<record>", f"malformed JSON at column {exc.colno}: {exc.msg}")
+                    continue
+                yield from _checked(f"line {line_no}", record, bad_bytes)
+        else:
+            data, bad_bytes = load_json(path)
+            if not isinstance(data, list):
+                yield "<file>", None, ("<file>", f"expected a JSON array of records, got {type(data).__name__}")
+                return
+            for index, record in enumerate(data):
+                yield from _checked(f"#{index}", record, bad_bytes)
+    except UnreadableFile as exc:
+        yield "<file>", None, ("<file>", str(exc))
+
+
+def _checked(ref: str, record: Any, bad_bytes: str | None) -> Iterator[tuple[str, Any, Problem | None]]:
+    if not isinstance(record, dict):
+        yield ref, None, ("<record>", f"expected an object, got {type(record).__name__}")
+        return
+    ref = f"{ref} (id={record.get('id')!r})" if "id" in record else ref
+    if bad_bytes and has_bad_bytes(record):
+        field_name = next((k for k, v in record.items() if has_bad_bytes(v)), "<record>")
+        yield ref, None, (field_name, bad_bytes)
+        return
+    conversations = record.get("conversations")
+    if not isinstance(conversations, list) or not conversations:
+        yield ref, None, ("conversations", "missing or empty 'conversations' list")
+        return
+    for i, turn in enumerate(conversations):
+        if not isinstance(turn, dict) or "from" not in turn:
+            yield ref, None, (f"conversations[{i}].from", "turn has no 'from' (expected human/gpt/system)")
+            return
+    yield ref, record, None
+
+
+def _add_record(batch: RawBatch, path: Path, ref: str, record: dict[str, Any], image_root: str | None) -> None:
+    sample_id = record.get("id")
+    image = record.get("image")
+    if isinstance(image, list):  # multi-image records: keep the first, the rest are not supported yet
+        image = image[0] if image else None
+    for turn_index, turn in enumerate(record["conversations"]):
+        value = turn.get("value")
+        batch.turns.append(
+            {"sample_id": None if sample_id is None else str(sample_id), "image": image_path(image_root, image),
+             "source_file": str(path), "record": ref, "turn_index": turn_index, "role": str(turn["from"]),
+             "text": value if isinstance(value, str) else None, "kind": None}
+        )

@@ -1,0 +1,167 @@
+"""Ingest: any dataset format -> canonical `samples` rows, bad records -> `quarantine` with the reason.
+
+Checks common to every format run here, vectorised over a batch of turn rows: unknown role, a turn with
+no text, a missing image file, a missing or duplicate sample id. A record with any problem is
+quarantined whole (one row per problem, naming file, record and field); the rest of the dataset loads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from vlmfr_data.config import DatasetConfig
+from vlmfr_data.datasets import get_format
+from vlmfr_data.datasets.base import QUARANTINE_SCHEMA, RAW_TURN_SCHEMA, RawBatch
+from vlmfr_data.store import TableSpec, Warehouse, register_table
+
+log = logging.getLogger(__name__)
+
+TURN_STRUCT = pl.Struct({"role": pl.String(), "kind": pl.String(), "text": pl.String()})
+
+SAMPLES = register_table(
+    TableSpec(
+        name="samples",
+        schema={
+            "dataset": pl.String(),
+            "split": pl.String(),
+            "sample_id": pl.String(),
+            "image": pl.String(),
+            "source_file": pl.String(),
+            "n_turns": pl.Int32(),
+            "turns": pl.List(TURN_STRUCT),
+        },
+        description="Canonical English samples: one row per sample, ordered conversation turns.",
+    )
+)
+QUARANTINE = register_table(
+    TableSpec(name="quarantine", schema=QUARANTINE_SCHEMA, description="Rejected source records and why.")
+)
+
+# Canonical roles follow LLaVA (human / gpt / system); common aliases are accepted.
+ROLE_ALIASES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt", "system": "system"}
+KIND_BY_ROLE = {"human": "question", "gpt": "answer", "system": "system"}
+
+
+@dataclass
+class IngestReport:
+    dataset: str
+    samples: int = 0
+    turns: int = 0
+    quarantined: int = 0
+    seconds: float = 0.0
+    per_split: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class _Validator:
+    """Holds cross-batch state (ids seen, image existence cache) for one dataset split."""
+
+    def __init__(self, dataset: str, split: str) -> None:
+        self.dataset = dataset
+        self.split = split
+        self.seen_ids = pl.Series("sample_id", [], dtype=pl.String())
+        self.image_exists: dict[str, bool] = {}
+
+    def __call__(self, batch: RawBatch) -> tuple[pl.DataFrame, pl.DataFrame]:
+        turns = pl.DataFrame(batch.turns, schema=RAW_TURN_SCHEMA, orient="row") if batch.turns else (
+            pl.DataFrame(schema=RAW_TURN_SCHEMA)
+        )
+        new_images = [p for p in turns["image"].drop_nulls().unique().to_list() if p not in self.image_exists]
+        self.image_exists.update({p: os.path.exists(p) for p in new_images})
+
+        # First occurrence of each id within this batch, by record; a later record with the same id is a dup.
+        first_record = turns.group_by("sample_id", maintain_order=True).agg(pl.col("record").first().alias("_first"))
+        turns = turns.join(first_record, on="sample_id", how="left", nulls_equal=True).with_columns(
+            pl.col("role").str.strip_chars().str.to_lowercase().replace_strict(ROLE_ALIASES, default=None).alias("_role"),
+            pl.col("image").replace_strict(self.image_exists, default=True, return_dtype=pl.Boolean).alias("_img_ok"),
+        )
+        turn_field = pl.format("conversations[{}]", pl.col("turn_index"))
+        checks = [
+            (pl.col("sample_id").is_null() | (pl.col("sample_id").str.strip_chars() == ""),
+             pl.lit("id"), pl.lit("record has no id; give every record a unique 'id'")),
+            (pl.col("sample_id").is_in(self.seen_ids.implode()) | (pl.col("record") != pl.col("_first")),
+             pl.lit("id"), pl.format("duplicate sample id {}; ids must be unique within a split", pl.col("sample_id"))),
+            (pl.col("_role").is_null(),
+             pl.format("{}.from", turn_field),
+             pl.format("unknown role '{}'; expected one of human/user, gpt/assistant, system", pl.col("role"))),
+            (pl.col("text").is_null() | (pl.col("text").str.strip_chars() == ""),
+             pl.format("{}.value", turn_field), pl.lit("turn has no text")),
+            (~pl.col("_img_ok"),
+             pl.lit("image"), pl.format("image file not found: {}", pl.col("image"))),
+        ]
+        problems = pl.concat(
+            [
+                turns.filter(cond.fill_null(False)).select(
+                    "source_file", "record", field_expr.alias("field"), reason.alias("reason")
+                )
+                for cond, field_expr, reason in checks
+            ]
+        ).unique(maintain_order=True)
+        rejected_records = problems["record"].unique()
+        good = turns.filter(~pl.col("record").is_in(rejected_records.implode()))
+        self.seen_ids = pl.concat([self.seen_ids, good["sample_id"].unique()])
+
+        samples = (
+            good.with_columns(pl.coalesce("kind", pl.col("_role").replace_strict(KIND_BY_ROLE)).alias("kind"))
+            .sort("turn_index")
+            .group_by("sample_id", maintain_order=True)
+            .agg(
+                pl.col("image").first(),
+                pl.col("source_file").first(),
+                pl.len().cast(pl.Int32).alias("n_turns"),
+                pl.struct(pl.col("_role").alias("role"), "kind", "text").alias("turns"),
+            )
+            .with_columns(pl.lit(self.dataset).alias("dataset"), pl.lit(self.split).alias("split"))
+            .select(list(SAMPLES.schema))
+        )
+        quarantine = pl.concat(
+            [
+                problems.with_columns(pl.lit(self.dataset).alias("dataset"), pl.lit(self.split).alias("split")),
+                pl.DataFrame(batch.quarantine, schema={k: pl.String() for k in ("source_file", "record", "field", "reason")})
+                .with_columns(pl.lit(self.dataset).alias("dataset"), pl.lit(self.split).alias("split")),
+            ],
+            how="diagonal",
+        ).select(list(QUARANTINE_SCHEMA))
+        return samples, quarantine
+
+
+def iter_samples(config: DatasetConfig, batch_records: int = 5000) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """(samples, quarantine) batches for every split of one dataset. Usable from a notebook."""
+    fmt = get_format(config.format)
+    for split in fmt.splits(config):
+        validate = _Validator(config.name, split)
+        for batch in fmt.batches(config, split, batch_records):
+            yield validate(batch)
+
+
+def ingest_dataset(warehouse: Warehouse, config: DatasetConfig, batch_records: int = 5000) -> IngestReport:
+    """Write one dataset's `samples` and `quarantine` partitions (partition = dataset name)."""
+    report = IngestReport(dataset=config.name)
+    started = time.perf_counter()
+    quarantined: list[pl.DataFrame] = []
+
+    def sample_batches() -> Iterator[pl.DataFrame]:
+        for samples, quarantine in iter_samples(config, batch_records):
+            quarantined.append(quarantine)
+            for split, n in samples.group_by("split").len().iter_rows():
+                report.per_split[split] = report.per_split.get(split, 0) + n
+            report.turns += int(samples["n_turns"].sum() or 0)
+            log.info("%s: %d samples so far, %d quarantined", config.name, sum(report.per_split.values()),
+                     sum(q.height for q in quarantined))
+            yield samples
+
+    report.samples = warehouse.write_partition("samples", sample_batches(), partition=config.name)
+    rejected = pl.concat(quarantined) if quarantined else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    warehouse.write_partition("quarantine", rejected, partition=config.name)
+    report.quarantined = rejected.select("source_file", "record").n_unique() if rejected.height else 0
+    report.reasons = dict(rejected.group_by("field").len().iter_rows()) if rejected.height else {}
+    for row in rejected.head(20).iter_rows(named=True):
+        log.warning("quarantined %s %s field %s: %s", row["source_file"], row["record"], row["field"], row["reason"])
+    report.seconds = time.perf_counter() - started
+    return report

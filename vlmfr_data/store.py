@@ -1,0 +1,256 @@
+"""The warehouse: Parquet files under `VLMFR_HOME/tables`, DuckDB views over them.
+
+Why this shape (DESIGN.md section 3): DuckDB allows one writing process per database file, and Dagster
+runs steps in separate processes. So no step writes table data into DuckDB. Each table partition is
+Parquet, written to a temp location and moved into place with a rename, so a killed step leaves either
+the previous complete partition or nothing, never half a file. `warehouse.duckdb` only holds views
+whose globs pick up new files by themselves; it is rewritten when a table first appears, under a file
+lock, and a busy database file is skipped (the views are already there) rather than failing the step.
+
+Two write modes:
+- `write_partition`: replace one partition whole (samples of a dataset, a tier's corpus).
+- `append`: add one part file (the translation cache: a crash loses at most the batch in flight).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vlmfr_data.config import vlmfr_home
+
+WHOLE_TABLE = "all"  # partition name of unpartitioned tables
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A warehouse table: its empty schema (so views exist before any data) and optional view SQL.
+
+    `view_sql` may use `{source}` for the raw `read_parquet(...)` relation; by default the view is the
+    raw relation itself.
+    """
+
+    name: str
+    schema: dict[str, pl.DataType]
+    view_sql: str | None = None
+    description: str = ""
+
+
+_TABLES: dict[str, TableSpec] = {}
+
+
+def register_table(spec: TableSpec) -> TableSpec:
+    _TABLES[spec.name] = spec
+    return spec
+
+
+def table_specs() -> dict[str, TableSpec]:
+    return dict(_TABLES)
+
+
+class Warehouse:
+    def __init__(self, home: Path | str | None = None) -> None:
+        self.home = Path(home).resolve() if home else vlmfr_home()
+        self.tables_dir = self.home / "tables"
+        self.tmp_dir = self.home / "tmp"
+        self.db_path = self.home / "warehouse.duckdb"
+        for d in (self.tables_dir, self.tmp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    # ----------------------------------------------------------------- paths
+    def table_dir(self, table: str) -> Path:
+        return self.tables_dir / table
+
+    def partition_dir(self, table: str, partition: str = WHOLE_TABLE) -> Path:
+        if not partition or "/" in partition or partition.startswith("."):
+            raise ValueError(f"bad partition name {partition!r} for table {table!r}")
+        return self.table_dir(table) / partition
+
+    def _glob(self, table: str, partition: str | None = None) -> str:
+        base = self.partition_dir(table, partition) if partition else self.table_dir(table)
+        return str(base / "**" / "*.parquet") if partition is None else str(base / "*.parquet")
+
+    def _ensure_schema_file(self, table: str) -> None:
+        """A zero-row file with the declared schema, so scans and views work before any data exists."""
+        spec = _TABLES.get(table)
+        path = self.table_dir(table) / "_schema" / "empty.parquet"
+        if spec is None or path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.tmp_dir / f"{table}-schema-{uuid.uuid4().hex}.parquet"
+        pl.DataFrame(schema=spec.schema).write_parquet(tmp)
+        os.replace(tmp, path)
+
+    # ---------------------------------------------------------------- writes
+    def write_partition(
+        self, table: str, frames: pl.DataFrame | Iterable[pl.DataFrame], partition: str = WHOLE_TABLE
+    ) -> int:
+        """Replace one partition with `frames` (streamed batch by batch). Returns rows written."""
+        self._ensure_schema_file(table)
+        final = self.partition_dir(table, partition)
+        staging = self.tmp_dir / f"{table}-{partition}-{uuid.uuid4().hex}"
+        staging.mkdir(parents=True)
+        try:
+            rows = _write_parquet_stream(_as_frames(frames), staging / "data.parquet", _TABLES.get(table))
+            final.parent.mkdir(parents=True, exist_ok=True)
+            trash = self.tmp_dir / f"trash-{uuid.uuid4().hex}"
+            if final.exists():
+                os.replace(final, trash)  # between these two renames the partition is absent, never half
+            os.replace(staging, final)
+            shutil.rmtree(trash, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self.refresh_views_if_new(table)
+        return rows
+
+    def append(self, table: str, frame: pl.DataFrame, partition: str = WHOLE_TABLE) -> Path | None:
+        """Add one part file to a partition atomically (temp file + rename)."""
+        if frame.height == 0:
+            return None
+        self._ensure_schema_file(table)
+        final_dir = self.partition_dir(table, partition)
+        final_dir.mkdir(parents=True, exist_ok=True)
+        name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = self.tmp_dir / name
+        _write_parquet_stream([frame], tmp, _TABLES.get(table))
+        os.replace(tmp, final_dir / name)
+        self.refresh_views_if_new(table)
+        return final_dir / name
+
+    def drop_partition(self, table: str, partition: str = WHOLE_TABLE) -> None:
+        path = self.partition_dir(table, partition)
+        if path.exists():
+            trash = self.tmp_dir / f"trash-{uuid.uuid4().hex}"
+            os.replace(path, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+
+    # ----------------------------------------------------------------- reads
+    def has_partition(self, table: str, partition: str = WHOLE_TABLE) -> bool:
+        return any(self.partition_dir(table, partition).glob("*.parquet"))
+
+    def partitions(self, table: str) -> list[str]:
+        d = self.table_dir(table)
+        if not d.exists():
+            return []
+        return sorted(p.name for p in d.iterdir() if p.is_dir() and p.name != "_schema" and any(p.glob("*.parquet")))
+
+    def scan(self, table: str, partition: str | None = None) -> pl.LazyFrame:
+        """Lazy scan of a table (all partitions) or one partition; the declared schema if still empty."""
+        self._ensure_schema_file(table)
+        files = sorted(self.table_dir(table).glob("**/*.parquet")) if partition is None else sorted(
+            self.partition_dir(table, partition).glob("*.parquet")
+        )
+        spec = _TABLES.get(table)
+        if not files:
+            if spec is None:
+                raise FileNotFoundError(f"table {table!r} has no data under {self.table_dir(table)}")
+            return pl.LazyFrame(schema=spec.schema)
+        return pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore") if spec else (
+            pl.scan_parquet(files)
+        )
+
+    def read(self, table: str, partition: str | None = None) -> pl.DataFrame:
+        return self.scan(table, partition).collect()
+
+    # ------------------------------------------------------------------- SQL
+    def _view_statements(self) -> list[str]:
+        statements = []
+        for name, spec in _TABLES.items():
+            self._ensure_schema_file(name)
+            source = f"read_parquet('{self._glob(name)}', union_by_name=true)"
+            body = spec.view_sql.format(source=source) if spec.view_sql else f"SELECT * FROM {source}"
+            statements.append(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
+        return statements
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with every table as a view: no lock on the warehouse file."""
+        con = duckdb.connect()
+        for statement in self._view_statements():
+            con.execute(statement.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW", 1))
+        return con
+
+    def sql(self, query: str) -> pl.DataFrame:
+        with self.connect() as con:
+            return con.execute(query).pl()
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        with (self.home / "warehouse.lock").open("w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def refresh_views(self, attempts: int = 5) -> bool:
+        """Write the views into warehouse.duckdb. Returns False if another process holds the file."""
+        with self._file_lock():
+            for attempt in range(attempts):
+                try:
+                    with duckdb.connect(str(self.db_path)) as con:
+                        for statement in self._view_statements():
+                            con.execute(statement)
+                    (self.home / ".views").write_text("\n".join(sorted(_TABLES)))
+                    return True
+                except duckdb.IOException:
+                    # Someone (a duckdb CLI, a `vlmfr sql`) holds the file; views are glob-based and
+                    # already see new files, so waiting a little then giving up loses nothing.
+                    time.sleep(0.2 * (attempt + 1))
+        return False
+
+    def refresh_views_if_new(self, table: str) -> None:
+        marker = self.home / ".views"
+        known = set(marker.read_text().split()) if marker.exists() else set()
+        if table not in known or not self.db_path.exists():
+            self.refresh_views()
+
+
+def _as_frames(frames: pl.DataFrame | Iterable[pl.DataFrame]) -> Iterable[pl.DataFrame]:
+    return [frames] if isinstance(frames, pl.DataFrame) else frames
+
+
+def _write_parquet_stream(frames: Iterable[pl.DataFrame], path: Path, spec: TableSpec | None) -> int:
+    """Write batches to one Parquet file with a fixed schema; memory holds one batch at a time."""
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+    rows = 0
+    try:
+        for frame in frames:
+            if spec is not None:
+                frame = _conform(frame, spec)
+            table = frame.to_arrow()
+            if writer is None:
+                schema = table.schema
+                writer = pq.ParquetWriter(path, schema, compression="zstd")
+            else:
+                table = table.cast(schema)
+            writer.write_table(table)
+            rows += frame.height
+        if writer is None:  # no batch at all: still write a valid empty file
+            empty = pl.DataFrame(schema=spec.schema) if spec else pl.DataFrame()
+            empty.write_parquet(path)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+def _conform(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    """Order and cast columns to the declared schema; a missing declared column is a bug, say which."""
+    missing = [c for c in spec.schema if c not in frame.columns]
+    if missing:
+        raise ValueError(f"table {spec.name!r}: frame lacks declared columns {missing}; has {frame.columns}")
+    extra = [c for c in frame.columns if c not in spec.schema]
+    return frame.select([pl.col(c).cast(t) for c, t in spec.schema.items()] + extra)
