@@ -69,31 +69,53 @@ class _Validator:
         self.image_exists: dict[str, bool] = {}
 
     def __call__(self, batch: RawBatch) -> tuple[pl.DataFrame, pl.DataFrame]:
-        turns = pl.DataFrame(batch.turns, schema=RAW_TURN_SCHEMA, orient="row") if batch.turns else (
-            pl.DataFrame(schema=RAW_TURN_SCHEMA)
+        turns = (
+            pl.DataFrame(batch.turns, schema=RAW_TURN_SCHEMA, orient="row")
+            if batch.turns
+            else (pl.DataFrame(schema=RAW_TURN_SCHEMA))
         )
         new_images = [p for p in turns["image"].drop_nulls().unique().to_list() if p not in self.image_exists]
         self.image_exists.update({p: os.path.exists(p) for p in new_images})
 
         # First occurrence of each id within this batch, by record; a later record with the same id is a dup.
-        first_record = turns.group_by("sample_id", maintain_order=True).agg(pl.col("record").first().alias("_first"))
+        first_record = turns.group_by("sample_id", maintain_order=True).agg(
+            pl.col("record").first().alias("_first")
+        )
         turns = turns.join(first_record, on="sample_id", how="left", nulls_equal=True).with_columns(
-            pl.col("role").str.strip_chars().str.to_lowercase().replace_strict(ROLE_ALIASES, default=None).alias("_role"),
-            pl.col("image").replace_strict(self.image_exists, default=True, return_dtype=pl.Boolean).alias("_img_ok"),
+            pl.col("role")
+            .str.strip_chars()
+            .str.to_lowercase()
+            .replace_strict(ROLE_ALIASES, default=None)
+            .alias("_role"),
+            pl.col("image")
+            .replace_strict(self.image_exists, default=True, return_dtype=pl.Boolean)
+            .alias("_img_ok"),
         )
         turn_field = pl.format("conversations[{}]", pl.col("turn_index"))
         checks = [
-            (pl.col("sample_id").is_null() | (pl.col("sample_id").str.strip_chars() == ""),
-             pl.lit("id"), pl.lit("record has no id; give every record a unique 'id'")),
-            (pl.col("sample_id").is_in(self.seen_ids.implode()) | (pl.col("record") != pl.col("_first")),
-             pl.lit("id"), pl.format("duplicate sample id {}; ids must be unique within a split", pl.col("sample_id"))),
-            (pl.col("_role").is_null(),
-             pl.format("{}.from", turn_field),
-             pl.format("unknown role '{}'; expected one of human/user, gpt/assistant, system", pl.col("role"))),
-            (pl.col("text").is_null() | (pl.col("text").str.strip_chars() == ""),
-             pl.format("{}.value", turn_field), pl.lit("turn has no text")),
-            (~pl.col("_img_ok"),
-             pl.lit("image"), pl.format("image file not found: {}", pl.col("image"))),
+            (
+                pl.col("sample_id").is_null() | (pl.col("sample_id").str.strip_chars() == ""),
+                pl.lit("id"),
+                pl.lit("record has no id; give every record a unique 'id'"),
+            ),
+            (
+                pl.col("sample_id").is_in(self.seen_ids.implode()) | (pl.col("record") != pl.col("_first")),
+                pl.lit("id"),
+                pl.format("duplicate sample id {}; ids must be unique within a split", pl.col("sample_id")),
+            ),
+            (
+                pl.col("_role").is_null(),
+                pl.format("{}.from", turn_field),
+                pl.format(
+                    "unknown role '{}'; expected one of human/user, gpt/assistant, system", pl.col("role")
+                ),
+            ),
+            (
+                pl.col("text").is_null() | (pl.col("text").str.strip_chars() == ""),
+                pl.format("{}.value", turn_field),
+                pl.lit("turn has no text"),
+            ),
+            (~pl.col("_img_ok"), pl.lit("image"), pl.format("image file not found: {}", pl.col("image"))),
         ]
         problems = pl.concat(
             [
@@ -122,16 +144,22 @@ class _Validator:
         )
         quarantine = pl.concat(
             [
-                problems.with_columns(pl.lit(self.dataset).alias("dataset"), pl.lit(self.split).alias("split")),
-                pl.DataFrame(batch.quarantine, schema={k: pl.String() for k in ("source_file", "record", "field", "reason")})
-                .with_columns(pl.lit(self.dataset).alias("dataset"), pl.lit(self.split).alias("split")),
+                problems.with_columns(
+                    pl.lit(self.dataset).alias("dataset"), pl.lit(self.split).alias("split")
+                ),
+                pl.DataFrame(
+                    batch.quarantine,
+                    schema={k: pl.String() for k in ("source_file", "record", "field", "reason")},
+                ).with_columns(pl.lit(self.dataset).alias("dataset"), pl.lit(self.split).alias("split")),
             ],
             how="diagonal",
         ).select(list(QUARANTINE_SCHEMA))
         return samples, quarantine
 
 
-def iter_samples(config: DatasetConfig, batch_records: int = 5000) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+def iter_samples(
+    config: DatasetConfig, batch_records: int = 5000
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """(samples, quarantine) batches for every split of one dataset. Usable from a notebook."""
     fmt = get_format(config.format)
     for split in fmt.splits(config):
@@ -152,8 +180,12 @@ def ingest_dataset(warehouse: Warehouse, config: DatasetConfig, batch_records: i
             for split, n in samples.group_by("split").len().iter_rows():
                 report.per_split[split] = report.per_split.get(split, 0) + n
             report.turns += int(samples["n_turns"].sum() or 0)
-            log.info("%s: %d samples so far, %d quarantined", config.name, sum(report.per_split.values()),
-                     sum(q.height for q in quarantined))
+            log.info(
+                "%s: %d samples so far, %d quarantined",
+                config.name,
+                sum(report.per_split.values()),
+                sum(q.height for q in quarantined),
+            )
             yield samples
 
     report.samples = warehouse.write_partition("samples", sample_batches(), partition=config.name)
@@ -162,6 +194,8 @@ def ingest_dataset(warehouse: Warehouse, config: DatasetConfig, batch_records: i
     report.quarantined = rejected.select("source_file", "record").n_unique() if rejected.height else 0
     report.reasons = dict(rejected.group_by("field").len().iter_rows()) if rejected.height else {}
     for row in rejected.head(20).iter_rows(named=True):
-        log.warning("quarantined %s %s field %s: %s", row["source_file"], row["record"], row["field"], row["reason"])
+        log.warning(
+            "quarantined %s %s field %s: %s", row["source_file"], row["record"], row["field"], row["reason"]
+        )
     report.seconds = time.perf_counter() - started
     return report

@@ -144,22 +144,39 @@ class Warehouse:
         d = self.table_dir(table)
         if not d.exists():
             return []
-        return sorted(p.name for p in d.iterdir() if p.is_dir() and p.name != "_schema" and any(p.glob("*.parquet")))
+        return sorted(
+            p.name for p in d.iterdir() if p.is_dir() and p.name != "_schema" and any(p.glob("*.parquet"))
+        )
 
     def scan(self, table: str, partition: str | None = None) -> pl.LazyFrame:
         """Lazy scan of a table (all partitions) or one partition; the declared schema if still empty."""
         self._ensure_schema_file(table)
-        files = sorted(self.table_dir(table).glob("**/*.parquet")) if partition is None else sorted(
-            self.partition_dir(table, partition).glob("*.parquet")
+        files = (
+            sorted(self.table_dir(table).glob("**/*.parquet"))
+            if partition is None
+            else sorted(self.partition_dir(table, partition).glob("*.parquet"))
         )
         spec = _TABLES.get(table)
         if not files:
             if spec is None:
                 raise FileNotFoundError(f"table {table!r} has no data under {self.table_dir(table)}")
             return pl.LazyFrame(schema=spec.schema)
-        return pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore") if spec else (
-            pl.scan_parquet(files)
+        return (
+            pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore")
+            if spec
+            else (pl.scan_parquet(files))
         )
+
+    def iter_batches(
+        self, table: str, partition: str | None = None, batch_rows: int = 50_000
+    ) -> Iterator[pl.DataFrame]:
+        """Stream a table (or one partition) in record batches: memory holds one batch at a time."""
+        base = self.table_dir(table) if partition is None else self.partition_dir(table, partition)
+        pattern = "**/*.parquet" if partition is None else "*.parquet"
+        for path in sorted(base.glob(pattern)):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+                if batch.num_rows:
+                    yield pl.from_arrow(batch)  # type: ignore[misc]
 
     def read(self, table: str, partition: str | None = None) -> pl.DataFrame:
         return self.scan(table, partition).collect()
@@ -194,7 +211,7 @@ class Warehouse:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def refresh_views(self, attempts: int = 5) -> bool:
+    def refresh_views(self, attempts: int = 3) -> bool:
         """Write the views into warehouse.duckdb. Returns False if another process holds the file."""
         with self._file_lock():
             for attempt in range(attempts):
@@ -207,7 +224,7 @@ class Warehouse:
                 except duckdb.IOException:
                     # Someone (a duckdb CLI, a `vlmfr sql`) holds the file; views are glob-based and
                     # already see new files, so waiting a little then giving up loses nothing.
-                    time.sleep(0.2 * (attempt + 1))
+                    time.sleep(0.05 * (attempt + 1))
         return False
 
     def refresh_views_if_new(self, table: str) -> None:

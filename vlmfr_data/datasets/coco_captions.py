@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vlmfr_data.config import DatasetConfig
-from vlmfr_data.datasets.base import RawBatch, UnreadableFile, has_bad_bytes, image_path, load_json, register_format, resolve_files
+from vlmfr_data.datasets.base import (
+    RawBatch,
+    UnreadableFile,
+    has_bad_bytes,
+    image_path,
+    load_json,
+    register_format,
+    resolve_files,
+)
 
 
 @register_format("coco_captions")
@@ -38,20 +46,32 @@ class CocoCaptions:
             files = {img.get("id"): img.get("file_name") for img in data["images"] if isinstance(img, dict)}
             annotations = data["annotations"][: config.limit] if config.limit else data["annotations"]
             for index, ann in enumerate(annotations):
-                ref = f"annotations[{index}] (id={ann.get('id')!r})" if isinstance(ann, dict) else f"annotations[{index}]"
+                ref = (
+                    f"annotations[{index}] (id={ann.get('id')!r})"
+                    if isinstance(ann, dict)
+                    else f"annotations[{index}]"
+                )
                 if not isinstance(ann, dict):
                     batch.reject(path, ref, "<record>", "annotation is not an object")
                 elif bad_bytes and has_bad_bytes(ann):
                     batch.reject(path, ref, "caption", bad_bytes)
                 elif ann.get("image_id") not in files:
-                    batch.reject(path, ref, "image_id", f"image_id {ann.get('image_id')!r} is not in 'images'")
+                    batch.reject(
+                        path, ref, "image_id", f"image_id {ann.get('image_id')!r} is not in 'images'"
+                    )
                 else:
                     caption = ann.get("caption")
                     batch.turns.append(
-                        {"sample_id": None if ann.get("id") is None else str(ann["id"]),
-                         "image": image_path(root, files[ann["image_id"]]), "source_file": str(path),
-                         "record": ref, "turn_index": 0, "role": "gpt",
-                         "text": caption if isinstance(caption, str) else None, "kind": "caption"}
+                        {
+                            "sample_id": None if ann.get("id") is None else str(ann["id"]),
+                            "image": image_path(root, files[ann["image_id"]]),
+                            "source_file": str(path),
+                            "record": ref,
+                            "turn_index": 0,
+                            "role": "gpt",
+                            "text": caption if isinstance(caption, str) else None,
+                            "kind": "caption",
+                        }
                     )
                 if len(batch) >= batch_records:
                     yield batch

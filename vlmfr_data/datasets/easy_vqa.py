@@ -35,7 +35,15 @@ class EasyVQA:
                 image = images.get(image_ids[i])
                 for turn_index, (role, text) in enumerate((("human", questions[i]), ("gpt", answers[i]))):
                     batch.turns.append(
-                        {"sample_id": sample_id, "image": image, "source_file": source, "record": f"#{i}",
-                         "turn_index": turn_index, "role": role, "text": text, "kind": None}
+                        {
+                            "sample_id": sample_id,
+                            "image": image,
+                            "source_file": source,
+                            "record": f"#{i}",
+                            "turn_index": turn_index,
+                            "role": role,
+                            "text": text,
+                            "kind": None,
+                        }
                     )
             yield batch

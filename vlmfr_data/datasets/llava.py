@@ -63,13 +63,21 @@ def _records(path: Path) -> Iterator[tuple[str, Any, Problem | None]]:
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    yield f"line {line_no}", None, ("<record>", f"malformed JSON at column {exc.colno}: {exc.msg}")
+                    yield (
+                        f"line {line_no}",
+                        None,
+                        ("<record>", f"malformed JSON at column {exc.colno}: {exc.msg}"),
+                    )
                     continue
                 yield from _checked(f"line {line_no}", record, bad_bytes)
         else:
             data, bad_bytes = load_json(path)
             if not isinstance(data, list):
-                yield "<file>", None, ("<file>", f"expected a JSON array of records, got {type(data).__name__}")
+                yield (
+                    "<file>",
+                    None,
+                    ("<file>", f"expected a JSON array of records, got {type(data).__name__}"),
+                )
                 return
             for index, record in enumerate(data):
                 yield from _checked(f"#{index}", record, bad_bytes)
@@ -97,7 +105,9 @@ def _checked(ref: str, record: Any, bad_bytes: str | None) -> Iterator[tuple[str
     yield ref, record, None
 
 
-def _add_record(batch: RawBatch, path: Path, ref: str, record: dict[str, Any], image_root: str | None) -> None:
+def _add_record(
+    batch: RawBatch, path: Path, ref: str, record: dict[str, Any], image_root: str | None
+) -> None:
     sample_id = record.get("id")
     image = record.get("image")
     if isinstance(image, list):  # multi-image records: keep the first, the rest are not supported yet
@@ -105,7 +115,14 @@ def _add_record(batch: RawBatch, path: Path, ref: str, record: dict[str, Any], i
     for turn_index, turn in enumerate(record["conversations"]):
         value = turn.get("value")
         batch.turns.append(
-            {"sample_id": None if sample_id is None else str(sample_id), "image": image_path(image_root, image),
-             "source_file": str(path), "record": ref, "turn_index": turn_index, "role": str(turn["from"]),
-             "text": value if isinstance(value, str) else None, "kind": None}
+            {
+                "sample_id": None if sample_id is None else str(sample_id),
+                "image": image_path(image_root, image),
+                "source_file": str(path),
+                "record": ref,
+                "turn_index": turn_index,
+                "role": str(turn["from"]),
+                "text": value if isinstance(value, str) else None,
+                "kind": None,
+            }
         )

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vlmfr_data.config import DatasetConfig
-from vlmfr_data.datasets.base import RawBatch, UnreadableFile, has_bad_bytes, image_path, load_json, register_format, resolve_files
+from vlmfr_data.datasets.base import (
+    RawBatch,
+    UnreadableFile,
+    has_bad_bytes,
+    image_path,
+    load_json,
+    register_format,
+    resolve_files,
+)
 
 DEFAULT_IMAGE_PATTERN = "COCO_{split}2014_{image_id:012d}.jpg"
 
@@ -37,13 +45,15 @@ class VQAv2:
             batch.reject(failed, "<file>", "<file>", str(exc))
             yield batch
             return
-        answers = {
-            a.get("question_id"): a for a in annotations.get("annotations", []) if isinstance(a, dict)
-        }
+        answers = {a.get("question_id"): a for a in annotations.get("annotations", []) if isinstance(a, dict)}
         items = questions.get("questions", [])
         items = items[: config.limit] if config.limit else items
         for index, q in enumerate(items):
-            ref = f"questions[{index}] (question_id={q.get('question_id')!r})" if isinstance(q, dict) else f"questions[{index}]"
+            ref = (
+                f"questions[{index}] (question_id={q.get('question_id')!r})"
+                if isinstance(q, dict)
+                else f"questions[{index}]"
+            )
             ann = answers.get(q.get("question_id")) if isinstance(q, dict) else None
             if not isinstance(q, dict):
                 batch.reject(q_path, ref, "<record>", "question is not an object")
@@ -62,9 +72,16 @@ class VQAv2:
                     (("human", q.get("question")), ("gpt", ann.get("multiple_choice_answer")))
                 ):
                     batch.turns.append(
-                        {"sample_id": sample_id, "image": image_path(root, image), "source_file": str(q_path),
-                         "record": ref, "turn_index": turn_index, "role": role,
-                         "text": text if isinstance(text, str) else None, "kind": None}
+                        {
+                            "sample_id": sample_id,
+                            "image": image_path(root, image),
+                            "source_file": str(q_path),
+                            "record": ref,
+                            "turn_index": turn_index,
+                            "role": role,
+                            "text": text if isinstance(text, str) else None,
+                            "kind": None,
+                        }
                     )
             if len(batch) >= batch_records:
                 yield batch

@@ -1,0 +1,13 @@
+"""The Dagster code location: `workspace.yaml` loads `assets.definitions`."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets import ingest
+from assets.common import WarehouseResource
+
+# Topological order: `assets.demo` materializes in this order, every partition of each.
+PIPELINE = [ingest.source_samples, ingest.segments]
+
+defs = dg.Definitions(assets=PIPELINE, resources={"warehouse": WarehouseResource()})

@@ -1,0 +1,3 @@
+"""Import every module that registers a warehouse table, so views cover all of them."""
+
+from vlmfr_data import ingest, segments  # noqa: F401  (registration side effects)
