@@ -1,0 +1,182 @@
+"""MT systems: real Apertium French, tiny HF models (batching, ordering, codes, spans), cache and resume."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.tiny_models import tiny_llama, tiny_marian, tiny_nllb
+from vlmfr_data.config import MTSystemConfig
+from vlmfr_data.mt import BackendUnavailable, create_system
+from vlmfr_data.mt.hf_causal import clean_output
+from vlmfr_data.mt.run import translate_segments
+from vlmfr_data.mt.spans import mask, restore
+from vlmfr_data.segments import SEGMENTS, normalise, protected_spans, segment_id
+from vlmfr_data.store import Warehouse
+
+needs_apertium = pytest.mark.skipif(
+    shutil.which("apertium") is None or not Path("/usr/share/apertium/modes/es-fr.mode").exists(),
+    reason="Debian packages apertium apertium-eng-spa apertium-fr-es are not installed (make setup as root)",
+)
+
+
+def segments_frame(texts: list[str]) -> pl.DataFrame:
+    rows = [
+        {
+            "segment_id": segment_id(normalise(t)),
+            "text_en": normalise(t),
+            "kind": "question",
+            "n_occurrences": 1,
+            "n_chars": len(t),
+            "n_protected": len(protected_spans(t)),
+            "protected_spans": protected_spans(t),
+            "datasets": ["test"],
+        }
+        for t in texts
+    ]
+    return pl.DataFrame(rows, schema=SEGMENTS.schema)
+
+
+def test_mask_and_restore_flags_lost_and_duplicated() -> None:
+    text = "Open https://x.org/a with {name} on 3 days"
+    masked = mask(text, protected_spans(text), frozenset({"url", "placeholder"}), "XQZ{}")
+    assert masked.text == "Open XQZ0 with XQZ1 on 3 days"
+    assert restore("Ouvre XQZ0 avec XQZ1 pendant 3 jours", masked) == (
+        "Ouvre https://x.org/a avec {name} pendant 3 jours",
+        [],
+    )
+    _, problems = restore("Ouvre XQZ0 XQZ0 pendant jours", masked)
+    assert problems == ["duplicated 'https://x.org/a'", "lost '{name}'", "lost '3'"]
+
+
+@needs_apertium
+def test_apertium_real_french_and_spans() -> None:
+    system = create_system(MTSystemConfig("apertium", "apertium"))
+    assert system.availability().ok
+    out = system.translate(["What color is the shape?", "Is there a circle in the image?"])
+    assert out[0] == "Quelle couleur est la forme ?"
+    assert "cercle" in out[1] and "image" in out[1]
+
+
+@needs_apertium
+def test_apertium_pipeline_restores_protected_spans(warehouse: Warehouse) -> None:
+    texts = ["Open https://example.org/a?b=1 and run `ls -la` for {name}.", "What color is the shape?"]
+    system = create_system(MTSystemConfig("apertium", "apertium"))
+    report = translate_segments(warehouse, system, segments_frame(texts))
+    assert report.translated == 2 and report.failed == 0
+    out = dict(warehouse.sql("SELECT segment_id, text_fr FROM translations").rows())
+    first = out[segment_id(texts[0])]
+    assert "https://example.org/a?b=1" in first and "`ls -la`" in first and "{name}" in first
+    assert warehouse.sql("SELECT bool_and(spans_ok) FROM translations").item()
+
+
+def test_unavailable_backend_says_why(warehouse: Warehouse) -> None:
+    system = create_system(MTSystemConfig("opus", "hf_seq2seq", {"model": "/nonexistent/opus-mt-en-fr"}))
+    availability = system.availability()
+    assert not availability.ok and "neither a local path nor in the Hugging Face cache" in availability.reason
+    with pytest.raises(BackendUnavailable, match="opus"):
+        translate_segments(warehouse, system, segments_frame(["hello"]))
+    assert warehouse.sql("SELECT count(*) FROM translations").item() == 0
+    broken = create_system(MTSystemConfig("apx", "apertium", {"modes": ["eng-xxx"]}))
+    assert "eng-xxx" in broken.availability().reason or "not installed" in broken.availability().reason
+    with pytest.raises(KeyError, match="unknown backend 'nmt9000'"):
+        create_system(MTSystemConfig("x", "nmt9000"))
+
+
+def test_hf_seq2seq_marian_batching_and_order(tmp_path: Path) -> None:
+    path = tiny_marian(tmp_path / "marian")
+    system = create_system(MTSystemConfig("marian", "hf_seq2seq", {"model": str(path), "max_new_tokens": 8}))
+    assert system.availability().ok and "marian@" in system.version
+    texts = ["what color is the shape ?", "red", "how many circle are there in the picture ?"]
+    batched = system.translate(texts)
+    one_by_one = [system.translate([t])[0] for t in texts]
+    assert batched == one_by_one and len(batched) == 3
+    assert all(isinstance(t, str) for t in batched)
+
+
+def test_hf_seq2seq_nllb_language_codes(tmp_path: Path) -> None:
+    import torch
+
+    path = tiny_nllb(tmp_path / "nllb")
+    system = create_system(MTSystemConfig("nllb", "hf_seq2seq", {"model": str(path), "max_new_tokens": 4}))
+    tokenizer, model, gen_kwargs = system._loaded
+    fra = tokenizer.convert_tokens_to_ids("fra_Latn")
+    assert gen_kwargs == {"forced_bos_token_id": fra}
+    encoded = tokenizer(["what color is the shape ?"], return_tensors="pt")
+    assert encoded["input_ids"][0, 0].item() == tokenizer.convert_tokens_to_ids("eng_Latn")
+    with torch.inference_mode():
+        out = model.generate(**encoded, max_new_tokens=4, **gen_kwargs)
+    assert out[0, 1].item() == fra  # decoder start, then the forced target-language code
+    assert len(system.translate(["red", "blue circle"])) == 2
+
+
+def test_hf_causal_llama_batching_prompt_and_spans(tmp_path: Path, warehouse: Warehouse) -> None:
+    path = tiny_llama(tmp_path / "llama")
+    system = create_system(MTSystemConfig("llama", "hf_causal", {"model": str(path), "max_new_tokens": 6}))
+    assert system.availability().ok
+    prompt = system.prompt("what color is the shape ?")
+    assert prompt.startswith("Translate English to French.") and prompt.endswith(
+        "English: what color is the shape ?\nFrench:"
+    )
+    texts = ["what color is the shape ?", "red", "does the image contain a circle ?"]
+    assert system.translate(texts) == [system.translate([t])[0] for t in texts]
+    # a random model cannot keep the masked URL: the pipeline must flag it, not pass it silently
+    report = translate_segments(warehouse, system, segments_frame(["see https://x.org/a for the red circle"]))
+    row = warehouse.sql("SELECT spans_ok, span_problems FROM translations").row(0)
+    assert report.span_flags == 1 and row[0] is False and "lost 'https://x.org/a'" in row[1]
+
+
+def test_clean_output_strips_echo_and_run_on() -> None:
+    assert clean_output(" French: « Le chat dort. »\nEnglish: The dog\nFrench:") == "Le chat dort."
+    assert clean_output("Quelle forme ?\n\nEnglish: what") == "Quelle forme ?"
+
+
+class _Interrupting:
+    """Wraps a real system and stops the process-like run after `k` batches (as a kill would)."""
+
+    def __init__(self, inner, k: int) -> None:  # noqa: ANN001
+        self.inner, self.k, self.calls = inner, k, 0
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.inner, name)
+
+    def translate(self, texts: list[str]) -> list[str]:
+        if self.calls >= self.k:
+            raise KeyboardInterrupt("simulated kill")
+        self.calls += 1
+        return self.inner.translate(texts)
+
+
+def test_resume_after_interrupt_no_duplicates_nothing_missing(tmp_path: Path, warehouse: Warehouse) -> None:
+    path = tiny_marian(tmp_path / "marian")
+    system = create_system(MTSystemConfig("marian", "hf_seq2seq", {"model": str(path), "max_new_tokens": 4}))
+    texts = [f"what color is the shape {i} ?" for i in range(10)]
+    segments = segments_frame(texts)
+    with pytest.raises(KeyboardInterrupt):
+        translate_segments(warehouse, _Interrupting(system, k=2), segments, batch_size=3)
+    assert warehouse.read("translations").height == 6  # two batches landed, the third was in flight
+    report = translate_segments(warehouse, system, segments, batch_size=3)
+    assert report.todo == 4
+    raw = warehouse.read("translations")
+    assert raw.height == 10 and raw["segment_id"].n_unique() == 10
+    assert set(raw["segment_id"]) == set(segments["segment_id"])
+    again = translate_segments(warehouse, system, segments, batch_size=3)
+    assert again.todo == 0 and warehouse.read("translations").height == 10  # the cache answers
+
+
+@needs_apertium
+def test_failed_segment_is_isolated_recorded_and_retried(warehouse: Warehouse) -> None:
+    system = create_system(MTSystemConfig("apertium", "apertium"))
+    good = segments_frame(["What color is the shape?", "Is there a circle?"])
+    bad = good.head(1).with_columns(
+        pl.lit("line one\nline two").alias("text_en"), pl.lit("bad0").alias("segment_id")
+    )
+    report = translate_segments(warehouse, system, pl.concat([good, bad]), batch_size=8)
+    assert (report.translated, report.failed) == (2, 1)
+    err = warehouse.sql("SELECT error FROM translations WHERE segment_id = 'bad0'").item()
+    assert "line break" in err
+    retry = translate_segments(warehouse, system, pl.concat([good, bad]), batch_size=8)
+    assert retry.todo == 1  # only the failed one is tried again

