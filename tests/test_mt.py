@@ -14,7 +14,7 @@ from vlmfr_data.mt import BackendUnavailable, create_system
 from vlmfr_data.mt.hf_causal import clean_output
 from vlmfr_data.mt.run import translate_segments
 from vlmfr_data.mt.spans import mask, restore
-from vlmfr_data.segments import SEGMENTS, normalise, protected_spans, segment_id
+from vlmfr_data.segments import protected_spans, segment_id, segments_from_texts
 from vlmfr_data.store import Warehouse
 
 needs_apertium = pytest.mark.skipif(
@@ -23,21 +23,7 @@ needs_apertium = pytest.mark.skipif(
 )
 
 
-def segments_frame(texts: list[str]) -> pl.DataFrame:
-    rows = [
-        {
-            "segment_id": segment_id(normalise(t)),
-            "text_en": normalise(t),
-            "kind": "question",
-            "n_occurrences": 1,
-            "n_chars": len(t),
-            "n_protected": len(protected_spans(t)),
-            "protected_spans": protected_spans(t),
-            "datasets": ["test"],
-        }
-        for t in texts
-    ]
-    return pl.DataFrame(rows, schema=SEGMENTS.schema)
+segments_frame = segments_from_texts
 
 
 def test_mask_and_restore_flags_lost_and_duplicated() -> None:
@@ -180,3 +166,26 @@ def test_failed_segment_is_isolated_recorded_and_retried(warehouse: Warehouse) -
     assert "line break" in err
     retry = translate_segments(warehouse, system, pl.concat([good, bad]), batch_size=8)
     assert retry.todo == 1  # only the failed one is tried again
+
+
+def test_gguf_spm_tokenizer_repair_restores_whole_words(tmp_path: Path) -> None:
+    """A SentencePiece-BPE vocab with merge ranks as scores, as transformers converts it from GGUF."""
+    import json
+
+    from tokenizers import Tokenizer, models, normalizers
+
+    from vlmfr_data.mt.hf_causal import repair_spm_bpe_tokenizer
+
+    pieces = ["<unk>", "▁", "t", "h", "e", "w", "a", "▁t", "he", "at", "▁the", "wh", "what"]
+    ranks = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.0, -1.0, -2.0, -3.0, -4.0, -5.0]
+    tok = Tokenizer(
+        models.Unigram([(p, r) for p, r in zip(pieces, ranks, strict=True)], unk_id=0, byte_fallback=False)
+    )
+    tok.normalizer = normalizers.Replace(" ", "▁")
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    assert Tokenizer.from_file(str(path)).encode("what the").tokens != ["what", "▁the"]  # the bug
+    assert repair_spm_bpe_tokenizer(path)
+    assert Tokenizer.from_file(str(path)).encode("what the").tokens == ["what", "▁the"]
+    assert json.loads(path.read_text())["model"]["type"] == "BPE"
+    assert not repair_spm_bpe_tokenizer(path)  # already BPE: left alone

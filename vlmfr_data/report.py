@@ -1,14 +1,19 @@
-"""The run report: what is in the warehouse now, as Markdown under `VLMFR_HOME/report.md`."""
+"""The run report: `VLMFR_HOME/report/report.md` plus PNG figures, from whatever the warehouse holds now.
+
+Sections appear as their stage has run: ingest and segments, MT systems, quality (signals, tiers,
+gold evaluation, figures), corpora.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 from vlmfr_data import markdown
 from vlmfr_data.store import Warehouse
 
-SECTIONS: list[tuple[str, str]] = [
+INGEST = [
     (
         "Samples per dataset and split",
         "SELECT dataset, split, count(*) AS samples, sum(n_turns) AS turns FROM samples GROUP BY ALL ORDER BY ALL",
@@ -19,17 +24,90 @@ SECTIONS: list[tuple[str, str]] = [
     ),
     (
         "Segments by kind",
-        "SELECT kind, count(*) AS distinct_segments, sum(n_occurrences)::BIGINT AS occurrences FROM segments GROUP BY ALL ORDER BY ALL",
+        "SELECT kind, count(*) AS distinct_segments, sum(n_occurrences)::BIGINT AS occurrences FROM segments "
+        "GROUP BY ALL ORDER BY ALL",
+    ),
+]
+MT = [
+    (
+        "MT systems",
+        "SELECT system, any_value(system_version) AS version, count(*) AS segments, count(error) AS errors, "
+        "count(*) FILTER (WHERE NOT spans_ok) AS span_flags, round(sum(seconds), 1) AS engine_seconds, "
+        "round(count(*) / nullif(sum(seconds), 0), 1) AS segments_per_s FROM translations GROUP BY 1 ORDER BY 1",
+    ),
+    (
+        "Sample translations (most frequent segments)",
+        "SELECT s.text_en, t.system, t.text_fr FROM translations t JOIN segments s USING (segment_id) "
+        "WHERE t.error IS NULL ORDER BY s.n_occurrences DESC, s.segment_id, t.system LIMIT 16",
+    ),
+]
+QUALITY = [
+    (
+        "Quality signals",
+        "SELECT signal, status, weight, pairs_scored, round(seconds, 1) AS seconds, "
+        "coalesce(reason, description) AS notes FROM quality_signals ORDER BY weight DESC, signal",
+    ),
+    (
+        "Translations per tier and MT system",
+        "SELECT system, tier, count(*) AS segments, "
+        "round(avg(combined), 3) AS avg_combined, count(*) FILTER (WHERE is_best) AS chosen_as_best "
+        "FROM translation_quality GROUP BY ALL ORDER BY system, list_position(['high','medium','low','rejected'], tier)",
+    ),
+    (
+        "Hard gates",
+        "SELECT system, unnest(gates) AS gate, count(*) AS translations FROM translation_quality "
+        "GROUP BY ALL ORDER BY ALL",
+    ),
+    ("French samples per tier", "SELECT * FROM tier_summary"),
+]
+GOLD = [
+    (
+        "Against gold French: reference chrF / BLEU and high-quality share per MT system",
+        "SELECT system, pairs, round(chrf, 1) AS chrf, round(bleu, 1) AS bleu, "
+        "round(100 * share_gold_high, 1) AS pct_gold_high, round(100 * share_high_tier, 1) AS pct_high_tier, "
+        "round(100 * share_rejected, 1) AS pct_rejected FROM gold_summary ORDER BY chrf DESC",
+    ),
+    (
+        "Spearman correlation of each signal with gold chrF",
+        "SELECT signal, pairs, round(spearman, 3) AS spearman, p_value FROM signal_correlations",
+    ),
+    (
+        "Worst translations kept as best (lowest gold chrF)",
+        "SELECT text_en, system, text_fr, reference, round(chrf, 1) AS chrf, tier FROM gold_pairs g "
+        "JOIN translation_quality q USING (segment_id, system) WHERE q.is_best ORDER BY chrf LIMIT 10",
     ),
 ]
 
 
-def write_report(warehouse: Warehouse, extra_sections: list[tuple[str, str]] | None = None) -> Path:
+def write_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | None = None) -> Path:
+    folder = warehouse.home / "report"
+    folder.mkdir(parents=True, exist_ok=True)
     parts = [
-        f"# vlmfr-data report\n\nWarehouse: `{warehouse.db_path}`  \nWritten: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n"
+        f"# vlmfr-data report\n\nWarehouse: `{warehouse.db_path}`  \n"
+        f"Written: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n"
     ]
-    for title, query in SECTIONS + (extra_sections or []):
-        parts.append(f"## {title}\n\n{markdown.table(warehouse.sql(query), max_rows=50)}\n")
-    path = warehouse.home / "report.md"
-    path.write_text("\n".join(parts))
+    groups = [
+        ("Ingest", INGEST, "samples"),
+        ("Translation", MT, "translations"),
+        ("Quality", QUALITY, "translation_quality"),
+        ("Gold evaluation", GOLD, "gold_summary"),
+    ]
+    for heading, sections, needs in groups:
+        if not warehouse.partitions(needs):
+            continue
+        parts.append(f"# {heading}\n")
+        for title, query in sections:
+            parts.append(f"## {title}\n\n{markdown.table(warehouse.sql(query), max_rows=50)}\n")
+    for caption, path in figures or []:
+        parts.append(
+            f"## {caption}\n\n![{caption}]({path.relative_to(folder) if path.is_relative_to(folder) else path})\n"
+        )
+    corpora = sorted((warehouse.home / "corpora").glob("*/manifest.json"))
+    if corpora:
+        parts.append("# French corpora\n\n| corpus | samples | folder |\n|---|---|---|")
+        for manifest_path in corpora:
+            manifest = json.loads(manifest_path.read_text())
+            parts.append(f"| {manifest['corpus']} | {manifest['samples']} | `{manifest_path.parent}` |")
+    path = folder / "report.md"
+    path.write_text("\n".join(parts) + "\n")
     return path

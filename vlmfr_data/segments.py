@@ -296,3 +296,21 @@ def rebuild_turns(pieces: pl.DataFrame, texts: pl.DataFrame, text_column: str = 
         .agg(pl.col("_piece").str.join(""), pl.col("_piece").is_null().any().alias("_missing"))
         .select(*keys, pl.when(pl.col("_missing")).then(None).otherwise(pl.col("_piece")).alias("text"))
     )
+
+
+def segments_from_texts(texts: list[str], kind: str = "question", dataset: str = "adhoc") -> pl.DataFrame:
+    """A `segments`-shaped frame for loose strings (notebooks, tests, benchmarks), one row per distinct text."""
+    distinct = list(dict.fromkeys(normalise(t) for t in texts))
+    return pl.DataFrame(
+        {
+            "segment_id": [segment_id(t) for t in distinct],
+            "text_en": distinct,
+            "kind": [kind] * len(distinct),
+            "n_occurrences": [1] * len(distinct),
+            "n_chars": [len(t) for t in distinct],
+            "n_protected": [len(protected_spans(t)) for t in distinct],
+            "protected_spans": [protected_spans(t) for t in distinct],
+            "datasets": [[dataset]] * len(distinct),
+        },
+        schema=SEGMENTS.schema,
+    )

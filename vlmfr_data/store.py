@@ -60,6 +60,14 @@ def table_specs() -> dict[str, TableSpec]:
     return dict(_TABLES)
 
 
+_VIEWS: dict[str, str] = {}
+
+
+def register_view(name: str, sql: str) -> None:
+    """A derived view (SQL over table views), created after every table view."""
+    _VIEWS[name] = sql
+
+
 class Warehouse:
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home).resolve() if home else vlmfr_home()
@@ -100,20 +108,29 @@ class Warehouse:
         """Replace one partition with `frames` (streamed batch by batch). Returns rows written."""
         self._ensure_schema_file(table)
         final = self.partition_dir(table, partition)
-        staging = self.tmp_dir / f"{table}-{partition}-{uuid.uuid4().hex}"
-        staging.mkdir(parents=True)
+        staging = self.staging_dir(f"{table}-{partition}")
         try:
             rows = _write_parquet_stream(_as_frames(frames), staging / "data.parquet", _TABLES.get(table))
-            final.parent.mkdir(parents=True, exist_ok=True)
-            trash = self.tmp_dir / f"trash-{uuid.uuid4().hex}"
-            if final.exists():
-                os.replace(final, trash)  # between these two renames the partition is absent, never half
-            os.replace(staging, final)
-            shutil.rmtree(trash, ignore_errors=True)
+            self.replace_dir(staging, final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self.refresh_views_if_new(table)
         return rows
+
+    def staging_dir(self, label: str) -> Path:
+        """A fresh folder on the warehouse's filesystem, to be moved into place with `replace_dir`."""
+        path = self.tmp_dir / f"{label}-{uuid.uuid4().hex}"
+        path.mkdir(parents=True)
+        return path
+
+    def replace_dir(self, staging: Path, final: Path) -> None:
+        """Move a finished folder into place. Between the two renames `final` is absent, never half-written."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        trash = self.tmp_dir / f"trash-{uuid.uuid4().hex}"
+        if final.exists():
+            os.replace(final, trash)
+        os.replace(staging, final)
+        shutil.rmtree(trash, ignore_errors=True)
 
     def append(self, table: str, frame: pl.DataFrame, partition: str = WHOLE_TABLE) -> Path | None:
         """Add one part file to a partition atomically (temp file + rename)."""
@@ -189,6 +206,7 @@ class Warehouse:
             source = f"read_parquet('{self._glob(name)}', union_by_name=true)"
             body = spec.view_sql.format(source=source) if spec.view_sql else f"SELECT * FROM {source}"
             statements.append(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
+        statements += [f'CREATE OR REPLACE VIEW "{name}" AS {sql}' for name, sql in _VIEWS.items()]
         return statements
 
     def connect(self) -> duckdb.DuckDBPyConnection:
@@ -219,7 +237,7 @@ class Warehouse:
                     with duckdb.connect(str(self.db_path)) as con:
                         for statement in self._view_statements():
                             con.execute(statement)
-                    (self.home / ".views").write_text("\n".join(sorted(_TABLES)))
+                    (self.home / ".views").write_text("\n".join(sorted([*_TABLES, *_VIEWS])))
                     return True
                 except duckdb.IOException:
                     # Someone (a duckdb CLI, a `vlmfr sql`) holds the file; views are glob-based and

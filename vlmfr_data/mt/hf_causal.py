@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -39,6 +40,7 @@ DEFAULT_EXAMPLES: list[tuple[str, str]] = [
 ]
 LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German"}
 QUOTE_PAIRS = {'"': '"', "'": "'", "«": "»", "“": "”"}
+TOKENIZER_FIX = "bpe1"  # bump when the converted-tokenizer repair changes, to rebuild caches
 _ECHO = re.compile(r"^\s*(?:french|français|translation)\s*:\s*", re.IGNORECASE)
 
 
@@ -124,24 +126,29 @@ class HFCausal(SystemDefaults):
 
         set_threads(self.threads)
         folder, gguf = self._source
-        load_from, kwargs = folder, {"gguf_file": gguf} if gguf else {}
         if gguf:
-            converted = self.cache_dir / "converted" / f"{Path(gguf).stem}-{fingerprint(folder / gguf)}"
-            if (converted / "config.json").exists():
-                load_from, kwargs = converted, {}
-            else:
+            # Convert once (dequantise, build the tokenizer, repair it), then always load the converted copy.
+            converted = (
+                self.cache_dir
+                / "converted"
+                / f"{Path(gguf).stem}-{fingerprint(folder / gguf)}-{TOKENIZER_FIX}"
+            )
+            if not (converted / "config.json").exists():
                 log.info(
-                    "%s: first load of %s converts the GGUF (slow); caching it in %s",
+                    "%s: first load of %s converts the GGUF (minutes); caching it in %s",
                     self.name,
                     gguf,
                     converted,
                 )
-        tokenizer = AutoTokenizer.from_pretrained(load_from, local_files_only=True, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(
-            load_from, local_files_only=True, dtype=torch.float32, **kwargs
-        )
-        if gguf and kwargs:
-            _save_atomically(model, tokenizer, converted)
+                model = AutoModelForCausalLM.from_pretrained(
+                    folder, gguf_file=gguf, local_files_only=True, dtype=torch.float32
+                )
+                tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf, local_files_only=True)
+                _save_converted(model, tokenizer, converted)
+                del model, tokenizer
+            folder = converted
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
         tokenizer.padding_side = "left"  # generation continues from the right edge
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -213,14 +220,52 @@ class _NewlineStop:
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
-def _save_atomically(model: Any, tokenizer: Any, target: Path) -> None:
+def _save_converted(model: Any, tokenizer: Any, target: Path) -> None:
     staging = target.parent / f".{target.name}-{uuid.uuid4().hex[:8]}"
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        repair_spm_bpe_tokenizer(staging / "tokenizer.json")
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging, target)
-    except OSError as exc:  # a concurrent step already cached it, or the disk is read-only: not fatal
-        log.warning("could not cache converted model in %s: %s", target, exc)
+    except OSError as exc:  # a concurrent step already cached it, or the disk is read-only
+        if not (target / "config.json").exists():
+            raise
+        log.info("converted model already cached by another process (%s)", exc)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def repair_spm_bpe_tokenizer(path: Path) -> bool:
+    """Rebuild a GGUF-converted SentencePiece-BPE tokenizer as real BPE.
+
+    llama.cpp stores SentencePiece BPE vocabularies (Gemma, Llama 2) with merge ranks as scores
+    (0, -1, -2, ...). transformers 4.57 turns such a GGUF into a Unigram model that treats those ranks
+    as log-probabilities, so Viterbi prefers many low-rank fragments ("what" -> "wh"+"at",
+    "the" -> "t"+"he") and the model reads garbage. Deriving BPE merges from the ranks restores the
+    original segmentation. Returns True when the file was rewritten.
+    """
+    from transformers.convert_slow_tokenizer import generate_merges
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    model = data.get("model", {})
+    scores = [score for _, score in model.get("vocab", [])] if model.get("type") == "Unigram" else []
+    if not scores or sum(float(s).is_integer() for s in scores) < 0.9 * len(scores):
+        return False  # a genuine Unigram model (fractional log-probabilities): leave it alone
+    vocab = {piece: i for i, (piece, _) in enumerate(model["vocab"])}
+    merges = generate_merges(vocab, dict(model["vocab"]))
+    unk_id = model.get("unk_id")
+    data["model"] = {
+        "type": "BPE",
+        "dropout": None,
+        "unk_token": model["vocab"][unk_id][0] if unk_id is not None else "<unk>",
+        "continuing_subword_prefix": None,
+        "end_of_word_suffix": None,
+        "fuse_unk": True,
+        "byte_fallback": bool(model.get("byte_fallback", True)),
+        "ignore_merges": False,
+        "vocab": vocab,
+        "merges": [list(m) for m in merges],
+    }
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return True

@@ -1,0 +1,163 @@
+"""French corpora per tier, in the formats trainers read: LLaVA conversation JSON and Parquet.
+
+Tiers are cumulative (`high`, `high+medium`, `high+medium+low`): a threshold ablation trains on each.
+Every corpus folder `VLMFR_HOME/corpora/<tier>/` holds `llava.json`, `samples.parquet` and
+`manifest.json` (counts, thresholds, MT systems and versions, source dataset versions). A folder is
+built in staging and moved into place, so a reader never sees half a corpus.
+
+`<image>` placement: a sample whose source already has `<image>` keeps it exactly where it was; a sample
+with an image and no token (easy-vqa, COCO) gets the LLaVA convention, `<image>\\n` before the first
+human turn.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from vlmfr_data.store import Warehouse
+
+TIER_SETS: dict[str, list[str]] = {
+    "high": ["high"],
+    "high+medium": ["high", "medium"],
+    "high+medium+low": ["high", "medium", "low"],
+}
+IMAGE_TOKEN = "<image>"
+
+
+@dataclass
+class CorpusReport:
+    name: str
+    folder: Path
+    samples: int
+    by_dataset: dict[str, int]
+
+
+def corpora_dir(warehouse: Warehouse) -> Path:
+    return warehouse.home / "corpora"
+
+
+def with_image_token(french: pl.DataFrame) -> pl.DataFrame:
+    """Add `<image>\\n` before the first human turn of samples that have an image but no token."""
+    keys = ["dataset", "split", "sample_id"]
+    turns = (
+        french.select(*keys, "image", "turns")
+        .with_columns(pl.int_ranges(pl.col("turns").list.len()).alias("turn_index"))
+        .explode("turns", "turn_index")
+        .unnest("turns")
+    )
+    per_sample = turns.group_by(keys).agg(
+        pl.col("text").str.contains(IMAGE_TOKEN, literal=True).any().alias("_has_token"),
+        pl.col("turn_index").filter(pl.col("role") == "human").min().fill_null(0).alias("_first_human"),
+    )
+    turns = turns.join(per_sample, on=keys).with_columns(
+        pl.when(
+            pl.col("image").is_not_null()
+            & ~pl.col("_has_token")
+            & (pl.col("turn_index") == pl.col("_first_human"))
+        )
+        .then(pl.lit(IMAGE_TOKEN + "\n") + pl.col("text"))
+        .otherwise(pl.col("text"))
+        .alias("text")
+    )
+    conversations = (
+        turns.sort([*keys, "turn_index"])
+        .group_by(keys, maintain_order=True)
+        .agg(pl.struct(pl.col("role").alias("from"), pl.col("text").alias("value")).alias("conversations"))
+    )
+    return french.join(conversations, on=keys, how="left")
+
+
+def export_corpus(warehouse: Warehouse, name: str, thresholds: dict[str, float]) -> CorpusReport:
+    if name not in TIER_SETS:
+        raise KeyError(f"unknown corpus {name!r}; known: {list(TIER_SETS)}")
+    tiers = TIER_SETS[name]
+    staging = warehouse.staging_dir(f"corpus-{name.replace('+', '_')}")
+    by_dataset: dict[str, int] = {}
+    parquet_parts = []
+    with (staging / "llava.json").open("w", encoding="utf-8") as out:
+        out.write("[")
+        first = True
+        for dataset in warehouse.partitions("french_samples"):  # one dataset in memory at a time
+            french = warehouse.read("french_samples", dataset).filter(pl.col("tier").is_in(tiers))
+            if french.height == 0:
+                continue
+            french = with_image_token(french).with_columns(
+                pl.concat_str("dataset", "split", "sample_id", separator="/").alias("id")
+            )
+            records = french.select("id", "image", "conversations").write_json()
+            body = records.strip()[1:-1]
+            if body:
+                out.write(("" if first else ",") + body)
+                first = False
+            by_dataset[dataset] = french.height
+            parquet_parts.append(
+                french.select(
+                    "id",
+                    "dataset",
+                    "split",
+                    "sample_id",
+                    "image",
+                    "conversations",
+                    "tier",
+                    "min_combined",
+                    "systems",
+                )
+            )
+        out.write("]")
+    samples = pl.concat(parquet_parts) if parquet_parts else pl.DataFrame()
+    samples.write_parquet(staging / "samples.parquet")
+    manifest = {
+        "corpus": name,
+        "tiers": tiers,
+        "samples": sum(by_dataset.values()),
+        "by_dataset": by_dataset,
+        "by_split": dict(samples.group_by("split").len().sort("split").iter_rows()) if samples.height else {},
+        "thresholds": thresholds,
+        "mt_systems": _mt_systems(warehouse),
+        "source_datasets": _source_versions(warehouse),
+        "files": {
+            "llava.json": "LLaVA conversation JSON (id, image, conversations[from, value])",
+            "samples.parquet": "same samples with tier, min combined score and systems used",
+        },
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+    final = corpora_dir(warehouse) / name
+    warehouse.replace_dir(staging, final)
+    return CorpusReport(name=name, folder=final, samples=manifest["samples"], by_dataset=by_dataset)
+
+
+def _mt_systems(warehouse: Warehouse) -> dict[str, Any]:
+    rows = warehouse.sql(
+        "SELECT system, any_value(system_version) AS version, count(*) AS segments_chosen "
+        "FROM translation_quality WHERE is_best GROUP BY 1 ORDER BY 1"
+    )
+    return {
+        r["system"]: {"version": r["version"], "segments_chosen": r["segments_chosen"]}
+        for r in rows.iter_rows(named=True)
+    }
+
+
+def _source_versions(warehouse: Warehouse) -> dict[str, Any]:
+    """Where each dataset came from: package version for packaged data, size and mtime for files."""
+    sources = warehouse.sql("SELECT DISTINCT dataset, source_file FROM samples ORDER BY ALL")
+    versions: dict[str, Any] = {}
+    for dataset, source in sources.iter_rows():
+        if source.startswith("easy_vqa:"):
+            info = f"easy-vqa {importlib.metadata.version('easy-vqa')} ({source})"
+        else:
+            path = Path(source)
+            info = (
+                f"{path} ({path.stat().st_size} bytes, mtime {int(path.stat().st_mtime)})"
+                if path.exists()
+                else source
+            )
+        versions.setdefault(dataset, []).append(info)
+    return versions

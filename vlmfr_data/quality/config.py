@@ -1,0 +1,74 @@
+"""Quality configuration (a dataclass, peft style): which signals run, their weights, the tier thresholds.
+
+Weights are relative; a signal with weight 0 only gates. Defaults favour the signals that compare
+meaning (COMET when configured, round-trip chrF, USE similarity) over surface checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _default_signals() -> dict[str, dict[str, Any]]:
+    return {
+        name: {}
+        for name in (
+            "lid_french",
+            "language_leakage",
+            "use_similarity",
+            "round_trip_chrf",
+            "comet",
+            "length_ratio",
+            "spans_intact",
+            "source_copy",
+            "repetition",
+            "empty_output",
+        )
+    }
+
+
+def _default_weights() -> dict[str, float]:
+    return {
+        "comet": 3.0,
+        "round_trip_chrf": 2.0,
+        "use_similarity": 2.0,
+        "lid_french": 1.0,
+        "language_leakage": 1.0,
+        "length_ratio": 0.5,
+        "repetition": 0.5,
+    }
+
+
+def _default_thresholds() -> dict[str, float]:
+    return {"high": 0.75, "medium": 0.6, "low": 0.45}
+
+
+@dataclass
+class QualityConfig:
+    signals: dict[str, dict[str, Any]] = field(
+        default_factory=_default_signals
+    )  # name -> constructor options
+    weights: dict[str, float] = field(default_factory=_default_weights)
+    # Combined score needed for each tier; below `low` (or any gate) is `rejected`.
+    thresholds: dict[str, float] = field(default_factory=_default_thresholds)
+    # A translation counts as "high quality" against gold when its sentence chrF reaches this.
+    gold_high_chrf: float = 60.0
+
+    def __post_init__(self) -> None:
+        t = self.thresholds
+        if not (set(t) == {"high", "medium", "low"} and t["high"] >= t["medium"] >= t["low"]):
+            raise ValueError(f"quality thresholds must be high >= medium >= low, got {t}")
+        unknown = set(self.weights) - set(self.signals)
+        if unknown:
+            raise ValueError(f"weights for signals that are not configured: {sorted(unknown)}")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> QualityConfig:
+        base = cls()
+        return cls(
+            signals=raw.get("signals", base.signals),
+            weights={**base.weights, **raw.get("weights", {})},
+            thresholds={**base.thresholds, **raw.get("thresholds", {})},
+            gold_high_chrf=raw.get("gold_high_chrf", base.gold_high_chrf),
+        )

@@ -1,0 +1,105 @@
+"""Quality figures (PNG, matplotlib Agg): score distributions per system, tier sizes, signals vs gold."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+from vlmfr_data.quality.scoring import TIER_ORDER  # noqa: E402
+from vlmfr_data.store import Warehouse  # noqa: E402
+
+TIER_COLOURS = {"high": "#2b8a3e", "medium": "#74b816", "low": "#f59f00", "rejected": "#c92a2a"}
+
+
+def score_distributions(warehouse: Warehouse, thresholds: dict[str, float], path: Path) -> Path:
+    quality = warehouse.read("translation_quality")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bins = [i / 40 for i in range(41)]
+    for (system,), group in quality.drop_nulls("combined").group_by("system", maintain_order=True):
+        ax.hist(
+            group["combined"].to_list(),
+            bins=bins,
+            histtype="step",
+            linewidth=2,
+            label=f"{system} (n={group.height})",
+        )
+    for tier, value in thresholds.items():
+        ax.axvline(value, color=TIER_COLOURS[tier], linestyle="--", linewidth=1)
+        ax.text(value, ax.get_ylim()[1] * 0.95, f" {tier}", color=TIER_COLOURS[tier], fontsize=8, va="top")
+    ax.set(
+        xlabel="combined quality score",
+        ylabel="translations (distinct segments)",
+        title="Combined score per MT system (dashed: tier thresholds)",
+    )
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def tier_sizes(warehouse: Warehouse, path: Path) -> Path:
+    samples = warehouse.sql("SELECT tier, count(*) AS n FROM french_samples GROUP BY 1")
+    per_system = warehouse.sql("SELECT system, tier, count(*) AS n FROM translation_quality GROUP BY ALL")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    counts = dict(samples.iter_rows())
+    left.bar(TIER_ORDER, [counts.get(t, 0) for t in TIER_ORDER], color=[TIER_COLOURS[t] for t in TIER_ORDER])
+    for i, t in enumerate(TIER_ORDER):
+        left.text(i, counts.get(t, 0), f"{counts.get(t, 0):,}", ha="center", va="bottom", fontsize=8)
+    left.set(title="French samples per tier (worst segment)", ylabel="samples")
+    systems = sorted(per_system["system"].unique().to_list())
+    width = 0.8 / max(len(systems), 1)
+    for j, system in enumerate(systems):
+        sub = dict(per_system.filter(pl.col("system") == system).select("tier", "n").iter_rows())
+        right.bar(
+            [i + j * width for i in range(len(TIER_ORDER))],
+            [sub.get(t, 0) for t in TIER_ORDER],
+            width,
+            label=system,
+        )
+    right.set_xticks([i + width * (len(systems) - 1) / 2 for i in range(len(TIER_ORDER))], TIER_ORDER)
+    right.set(title="Translations per tier, by MT system", ylabel="distinct segments")
+    right.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def signals_vs_gold(warehouse: Warehouse, path: Path) -> Path:
+    long = warehouse.sql(
+        "SELECT q.signal, q.system, q.value, g.chrf FROM quality_scores q "
+        "JOIN quality_signals s ON q.signal = s.signal AND q.signal_version = s.signal_version "
+        "JOIN gold_pairs g ON g.segment_id = q.segment_id AND g.system = q.system "
+        "UNION ALL SELECT 'combined', system, combined, chrf FROM gold_pairs"
+    ).drop_nulls()
+    correlations = dict(warehouse.sql("SELECT signal, spearman FROM signal_correlations").iter_rows())
+    signals = sorted(long["signal"].unique().to_list(), key=lambda s: (s != "combined", s))
+    cols = 4
+    rows = max(1, math.ceil(len(signals) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    for ax, signal in zip(axes.flat, signals, strict=False):
+        for (system,), group in long.filter(pl.col("signal") == signal).group_by(
+            "system", maintain_order=True
+        ):
+            ax.scatter(group["value"], group["chrf"], s=10, alpha=0.6, label=system)
+        rho = correlations.get(signal)
+        ax.set_title(
+            f"{signal}\nSpearman {rho:.2f}" if rho is not None and not math.isnan(rho) else signal, fontsize=9
+        )
+        ax.set_xlabel("signal value", fontsize=8)
+        ax.set_ylabel("gold chrF", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(signals) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Quality signals vs reference chrF against gold French", fontsize=11)
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,147 @@
+"""Gold French references: reference chrF / BLEU per MT system, the share of high-quality translations,
+and how well each quality signal (and the combined score) tracks reference chrF (Spearman).
+
+The shipped gold file covers every distinct easy-vqa question and answer (see data/gold_easy_vqa_fr.md);
+`load_gold` takes any CSV with `text_en,text_fr` columns for other datasets.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+
+import polars as pl
+from sacrebleu.metrics import BLEU, CHRF
+from scipy.stats import spearmanr
+
+from vlmfr_data.segments import normalise, segment_id
+from vlmfr_data.store import TableSpec, Warehouse, register_table
+
+GOLD_PAIRS = register_table(
+    TableSpec(
+        name="gold_pairs",
+        schema={
+            "segment_id": pl.String(),
+            "system": pl.String(),
+            "text_en": pl.String(),
+            "text_fr": pl.String(),
+            "reference": pl.String(),
+            "chrf": pl.Float64(),
+            "tier": pl.String(),
+            "combined": pl.Float64(),
+        },
+        description="Every translation that has a gold reference, with its sentence chrF against it.",
+    )
+)
+GOLD_SUMMARY = register_table(
+    TableSpec(
+        name="gold_summary",
+        schema={
+            "system": pl.String(),
+            "pairs": pl.Int64(),
+            "chrf": pl.Float64(),
+            "bleu": pl.Float64(),
+            "share_gold_high": pl.Float64(),
+            "share_high_tier": pl.Float64(),
+            "share_rejected": pl.Float64(),
+        },
+        description="Per MT system: corpus chrF/BLEU vs gold, share of gold-high translations, tier shares.",
+    )
+)
+SIGNAL_CORRELATIONS = register_table(
+    TableSpec(
+        name="signal_correlations",
+        schema={
+            "signal": pl.String(),
+            "pairs": pl.Int64(),
+            "spearman": pl.Float64(),
+            "p_value": pl.Float64(),
+        },
+        description="Spearman correlation of each quality signal (and the combined score) with gold chrF.",
+    )
+)
+
+
+def load_gold(path: Path | None = None) -> pl.DataFrame:
+    """`segment_id, text_en, reference` from a CSV with `text_en,text_fr` (default: shipped easy-vqa gold)."""
+    if path is None:
+        with importlib.resources.as_file(
+            importlib.resources.files("vlmfr_data") / "data" / "gold_easy_vqa_fr.csv"
+        ) as shipped:
+            raw = pl.read_csv(shipped)
+    else:
+        raw = pl.read_csv(path)
+    missing = {"text_en", "text_fr"} - set(raw.columns)
+    if missing:
+        raise ValueError(f"gold file {path}: missing columns {sorted(missing)} (need text_en,text_fr)")
+    return raw.select(
+        pl.col("text_en")
+        .map_elements(lambda t: segment_id(normalise(t)), return_dtype=pl.String)
+        .alias("segment_id"),
+        "text_en",
+        pl.col("text_fr").alias("reference"),
+    )
+
+
+def evaluate_against_gold(
+    warehouse: Warehouse, gold: pl.DataFrame, gold_high_chrf: float = 60.0
+) -> dict[str, pl.DataFrame]:
+    """Write `gold_pairs`, `gold_summary`, `signal_correlations`; return them."""
+    quality = warehouse.read("translation_quality").select(
+        "segment_id", "system", "text_fr", "tier", "combined"
+    )
+    pairs = quality.join(gold, on="segment_id", how="inner")
+    chrf = CHRF()
+    pairs = pairs.with_columns(
+        pl.Series(
+            "chrf",
+            [
+                chrf.sentence_score(h or "", [r]).score
+                for h, r in pairs.select("text_fr", "reference").iter_rows()
+            ],
+            dtype=pl.Float64,
+        )
+    ).select(list(GOLD_PAIRS.schema))
+    summaries = []
+    for (system,), group in pairs.group_by("system", maintain_order=True):
+        hyps, refs = group["text_fr"].fill_null("").to_list(), [group["reference"].to_list()]
+        summaries.append(
+            {
+                "system": system,
+                "pairs": group.height,
+                "chrf": CHRF().corpus_score(hyps, refs).score,
+                "bleu": BLEU(tokenize="13a").corpus_score(hyps, refs).score,
+                "share_gold_high": float((group["chrf"] >= gold_high_chrf).mean()),
+                "share_high_tier": float((group["tier"] == "high").mean()),
+                "share_rejected": float((group["tier"] == "rejected").mean()),
+            }
+        )
+    summary = pl.DataFrame(summaries, schema=GOLD_SUMMARY.schema).sort("system")
+    scores = warehouse.sql(
+        "SELECT q.segment_id, q.system, q.signal, q.value FROM quality_scores q "
+        "JOIN quality_signals s ON q.signal = s.signal AND q.signal_version = s.signal_version"
+    )
+    long = pl.concat(
+        [
+            scores.join(pairs.select("segment_id", "system", "chrf"), on=["segment_id", "system"]),
+            pairs.select(
+                "segment_id",
+                "system",
+                pl.lit("combined").alias("signal"),
+                pl.col("combined").alias("value"),
+                "chrf",
+            ),
+        ]
+    )
+    rows = []
+    for (signal,), group in long.drop_nulls(["value", "chrf"]).group_by("signal", maintain_order=True):
+        constant = group["value"].n_unique() < 2 or group["chrf"].n_unique() < 2
+        rho, p = (float("nan"), float("nan")) if constant else spearmanr(group["value"], group["chrf"])
+        rows.append({"signal": signal, "pairs": group.height, "spearman": float(rho), "p_value": float(p)})
+    correlations = pl.DataFrame(rows, schema=SIGNAL_CORRELATIONS.schema).sort(
+        "spearman", descending=True, nulls_last=True
+    )
+    warehouse.write_partition("gold_pairs", pairs)
+    warehouse.write_partition("gold_summary", summary)
+    warehouse.write_partition("signal_correlations", correlations)
+    return {"pairs": pairs, "summary": summary, "correlations": correlations}

@@ -1,0 +1,239 @@
+"""Score every translation with every available signal; combine; pick the best system per segment.
+
+`quality_scores` is an append-only cache like `translations`: a pair is scored once per (translation
+version, signal version), so adding a system or a signal scores only what is new.
+
+Combined score = weighted mean of the available signal scores (weights renormalise over the signals
+that apply to the pair; a skipped or null signal does not count). Hard gates reject a translation
+whatever the combined score says: wrong language, broken `<image>` / protected spans, empty output,
+copy of the source. The best system per segment is the ungated one with the highest combined score.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import polars as pl
+
+from vlmfr_data import quality  # noqa: F401  (registers the signals)
+from vlmfr_data.quality.base import PAIRS_SCHEMA, QualitySignal, create_signal
+from vlmfr_data.quality.config import QualityConfig
+from vlmfr_data.store import TableSpec, Warehouse, register_table
+
+log = logging.getLogger(__name__)
+
+QUALITY_SCORES = register_table(
+    TableSpec(
+        name="quality_scores",
+        schema={
+            "segment_id": pl.String(),
+            "system": pl.String(),
+            "system_version": pl.String(),
+            "signal": pl.String(),
+            "signal_version": pl.String(),
+            "value": pl.Float64(),
+            "score": pl.Float64(),
+            "gate": pl.String(),
+            "detail": pl.String(),
+            "created_at": pl.Datetime("us", "UTC"),
+        },
+        view_sql=(
+            "SELECT * FROM {source} QUALIFY row_number() OVER (PARTITION BY segment_id, system, system_version, "
+            "signal, signal_version ORDER BY created_at DESC) = 1"
+        ),
+        description="One row per (segment, MT system, quality signal): raw value, [0,1] score, gate.",
+    )
+)
+QUALITY_SIGNALS = register_table(
+    TableSpec(
+        name="quality_signals",
+        schema={
+            "signal": pl.String(),
+            "signal_version": pl.String(),
+            "status": pl.String(),
+            "reason": pl.String(),
+            "weight": pl.Float64(),
+            "description": pl.String(),
+            "pairs_scored": pl.Int64(),
+            "seconds": pl.Float64(),
+        },
+        description="Each configured quality signal: ok or skipped (with why), weight, documented range.",
+    )
+)
+TRANSLATION_QUALITY = register_table(
+    TableSpec(
+        name="translation_quality",
+        schema={
+            "segment_id": pl.String(),
+            "system": pl.String(),
+            "system_version": pl.String(),
+            "text_fr": pl.String(),
+            "combined": pl.Float64(),
+            "n_signals": pl.Int32(),
+            "gates": pl.List(pl.String()),
+            "tier": pl.String(),
+            "is_best": pl.Boolean(),
+        },
+        description="Combined score, gates and tier of every translation; is_best marks the system kept.",
+    )
+)
+
+TIER_ORDER = ["high", "medium", "low", "rejected"]
+
+
+@dataclass
+class ScoringReport:
+    pairs: int = 0
+    signals: dict[str, str] = field(default_factory=dict)  # name -> "ok: N new" / "skipped: why"
+    seconds: float = 0.0
+
+
+def translation_pairs(warehouse: Warehouse) -> pl.DataFrame:
+    """The latest successful translation per (segment, system) with its English source."""
+    return warehouse.sql(
+        """
+        SELECT t.segment_id, t.system, t.system_version, s.kind, s.text_en, t.text_fr, t.spans_ok
+        FROM translations t JOIN segments s USING (segment_id)
+        WHERE t.error IS NULL
+        QUALIFY row_number() OVER (PARTITION BY t.segment_id, t.system ORDER BY t.created_at DESC) = 1
+        ORDER BY t.system, t.segment_id
+        """
+    ).cast(PAIRS_SCHEMA)  # type: ignore[arg-type]
+
+
+def build_signals(config: QualityConfig) -> list[QualitySignal]:
+    return [create_signal(name, **options) for name, options in config.signals.items()]
+
+
+def score_translations(warehouse: Warehouse, config: QualityConfig, batch_rows: int = 5000) -> ScoringReport:
+    started = time.perf_counter()
+    pairs = translation_pairs(warehouse)
+    report = ScoringReport(pairs=pairs.height)
+    status_rows = []
+    for signal in build_signals(config):
+        signal_started = time.perf_counter()
+        availability = signal.availability()
+        weight = config.weights.get(signal.name, 0.0)
+        if not availability.ok:
+            log.warning("quality signal %s skipped: %s", signal.name, availability.reason)
+            report.signals[signal.name] = f"skipped: {availability.reason}"
+            status_rows.append(
+                {
+                    "signal": signal.name,
+                    "signal_version": "",
+                    "status": "skipped",
+                    "reason": availability.reason,
+                    "weight": weight,
+                    "description": signal.description,
+                    "pairs_scored": 0,
+                    "seconds": 0.0,
+                }
+            )
+            continue
+        done = warehouse.sql(
+            f"SELECT segment_id, system, system_version FROM quality_scores "
+            f"WHERE signal = '{signal.name}' AND signal_version = $${signal.version}$$"
+        )
+        pending = pairs.join(done, on=["segment_id", "system", "system_version"], how="anti")
+        for offset in range(0, pending.height, batch_rows):
+            batch = pending.slice(offset, batch_rows)
+            scores = signal.score(batch)
+            rows = batch.select("segment_id", "system", "system_version").with_columns(
+                pl.lit(signal.name).alias("signal"),
+                pl.lit(signal.version).alias("signal_version"),
+                scores["value"],
+                scores["score"],
+                scores["gate"],
+                scores["detail"],
+                pl.lit(datetime.now(UTC)).alias("created_at"),
+            )
+            warehouse.append("quality_scores", rows, partition=signal.name)
+        seconds = time.perf_counter() - signal_started
+        log.info("quality signal %s: %d new pairs in %.1fs", signal.name, pending.height, seconds)
+        report.signals[signal.name] = f"ok: {pending.height} new"
+        status_rows.append(
+            {
+                "signal": signal.name,
+                "signal_version": signal.version,
+                "status": "ok",
+                "reason": None,
+                "weight": weight,
+                "description": signal.description,
+                "pairs_scored": pending.height,
+                "seconds": seconds,
+            }
+        )
+    warehouse.write_partition("quality_signals", pl.DataFrame(status_rows, schema=QUALITY_SIGNALS.schema))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def assign_tier(combined: pl.Expr, gated: pl.Expr, thresholds: dict[str, float]) -> pl.Expr:
+    return (
+        pl.when(gated | combined.is_null())
+        .then(pl.lit("rejected"))
+        .when(combined >= thresholds["high"])
+        .then(pl.lit("high"))
+        .when(combined >= thresholds["medium"])
+        .then(pl.lit("medium"))
+        .when(combined >= thresholds["low"])
+        .then(pl.lit("low"))
+        .otherwise(pl.lit("rejected"))
+    )
+
+
+def combine_scores(warehouse: Warehouse, config: QualityConfig) -> pl.DataFrame:
+    """Write `translation_quality`: combined score, gates, tier and the best system per segment."""
+    pairs = translation_pairs(warehouse)
+    current = (
+        warehouse.read("quality_signals").filter(pl.col("status") == "ok").select("signal", "signal_version")
+    )
+    scores = (
+        warehouse.sql(
+            "SELECT segment_id, system, system_version, signal, signal_version, score, gate FROM quality_scores"
+        )
+        .join(current, on=["signal", "signal_version"])
+        .join(
+            pl.DataFrame(
+                {"signal": list(config.weights), "weight": list(config.weights.values())},
+                schema={"signal": pl.String(), "weight": pl.Float64()},
+            ),
+            on="signal",
+            how="left",
+        )
+        .with_columns(pl.col("weight").fill_null(0.0))
+    )
+    per_pair = scores.group_by("segment_id", "system", "system_version").agg(
+        (
+            (pl.col("score") * pl.col("weight")).sum()
+            / pl.col("weight").filter(pl.col("score").is_not_null()).sum()
+        ).alias("combined"),
+        (pl.col("score").is_not_null() & (pl.col("weight") > 0)).sum().cast(pl.Int32).alias("n_signals"),
+        pl.col("gate").drop_nulls().unique().sort().alias("gates"),
+    )
+    quality = (
+        pairs.select("segment_id", "system", "system_version", "text_fr")
+        .join(per_pair, on=["segment_id", "system", "system_version"], how="left")
+        .with_columns(pl.col("gates").fill_null([]), pl.col("n_signals").fill_null(0))
+        .with_columns(
+            pl.when(pl.col("combined").is_nan()).then(None).otherwise(pl.col("combined")).alias("combined")
+        )
+        .with_columns(
+            assign_tier(pl.col("combined"), pl.col("gates").list.len() > 0, config.thresholds).alias("tier")
+        )
+    )
+    ranked = quality.with_columns((pl.col("gates").list.len() > 0).alias("_gated")).sort(
+        ["segment_id", "_gated", "combined", "system"],
+        descending=[False, False, True, False],
+        nulls_last=True,
+    )
+    best_keys = ranked.group_by("segment_id", maintain_order=True).first().select("segment_id", "system")
+    quality = quality.join(
+        best_keys.with_columns(pl.lit(True).alias("is_best")), on=["segment_id", "system"], how="left"
+    ).with_columns(pl.col("is_best").fill_null(False))
+    quality = quality.select(list(TRANSLATION_QUALITY.schema))
+    warehouse.write_partition("translation_quality", quality)
+    return quality

@@ -1,0 +1,83 @@
+"""French samples rebuilt from the best translation of each segment, with their tier.
+
+A sample's tier is the worst tier among its segments (one bad turn spoils the conversation for
+training); a sample with an untranslated segment is `rejected`. Turn order, roles and `<image>`
+placement come from the sample -> segment map, so they are exactly the source's.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from vlmfr_data.ingest import TURN_STRUCT
+from vlmfr_data.quality.scoring import TIER_ORDER
+from vlmfr_data.segments import rebuild_turns
+from vlmfr_data.store import TableSpec, Warehouse, register_table, register_view
+
+FRENCH_SAMPLES = register_table(
+    TableSpec(
+        name="french_samples",
+        schema={
+            "dataset": pl.String(),
+            "split": pl.String(),
+            "sample_id": pl.String(),
+            "image": pl.String(),
+            "turns": pl.List(TURN_STRUCT),
+            "tier": pl.String(),
+            "min_combined": pl.Float64(),
+            "systems": pl.List(pl.String()),
+        },
+        description="French samples rebuilt from the best translations, with their tier (worst segment).",
+    )
+)
+_RANK = pl.Enum(TIER_ORDER)
+
+register_view(
+    "tier_summary",
+    "SELECT dataset, tier, count(*) AS samples, "
+    "round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY dataset), 1) AS pct_samples, "
+    "round(avg(min_combined), 3) AS avg_min_combined "
+    "FROM french_samples GROUP BY ALL "
+    "ORDER BY dataset, list_position(['high', 'medium', 'low', 'rejected'], tier)",
+)
+
+
+def build_french_samples(warehouse: Warehouse, dataset: str) -> pl.DataFrame:
+    best = (
+        warehouse.read("translation_quality")
+        .filter(pl.col("is_best"))
+        .select("segment_id", "text_fr", "tier", "combined", "system")
+    )
+    pieces = warehouse.read("sample_segments", dataset)
+    keys = ["dataset", "split", "sample_id"]
+    per_sample = (
+        pieces.filter(pl.col("segment_id").is_not_null())
+        .join(best, on="segment_id", how="left")
+        .with_columns(pl.col("tier").fill_null("rejected").cast(_RANK))
+        .group_by(keys)
+        .agg(
+            pl.col("tier").max().cast(pl.String),
+            pl.col("combined").min().alias("min_combined"),
+            pl.col("system").drop_nulls().unique().sort().alias("systems"),
+        )
+    )
+    french_turns = rebuild_turns(pieces, best, text_column="text_fr")
+    samples = warehouse.read("samples", dataset)
+    turns = (
+        samples.select(*keys, "image", "turns")
+        .with_columns(pl.int_ranges(pl.col("turns").list.len()).cast(pl.List(pl.Int32)).alias("turn_index"))
+        .explode("turns", "turn_index")
+        .unnest("turns")
+        .drop("text")
+        .join(french_turns, on=[*keys, "turn_index"], how="left")
+        .sort([*keys, "turn_index"])
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col("image").first(), pl.struct("role", "kind", "text").alias("turns"))
+    )
+    french = (
+        turns.join(per_sample, on=keys, how="left")
+        .with_columns(pl.col("tier").fill_null("rejected"), pl.col("systems").fill_null([]))
+        .select(list(FRENCH_SAMPLES.schema))
+    )
+    warehouse.write_partition("french_samples", french, partition=dataset)
+    return french
