@@ -19,6 +19,10 @@ def main() -> int:
     home = vlmfr_home()
     os.environ.setdefault("DAGSTER_HOME", str(home / "dagster"))
     os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    instance_yaml = os.path.join(os.environ["DAGSTER_HOME"], "dagster.yaml")
+    if not os.path.exists(instance_yaml):  # offline machine: no telemetry
+        with open(instance_yaml, "w") as fh:
+            fh.write("telemetry:\n  enabled: false\n")
     from assets.definitions import PIPELINE, defs  # after DAGSTER_HOME is set
 
     resources = {"warehouse": defs.resources["warehouse"]}
@@ -40,6 +44,9 @@ def main() -> int:
             )
             status = "ok" if result.success else "FAILED"
             print(f"  {label:<40} {status:>6}  {time.perf_counter() - started:6.1f}s", flush=True)
+            for check in result.get_asset_check_evaluations():
+                verdict = "passed" if check.passed else f"FAILED ({check.severity.value})"
+                print(f"    check {check.check_name:<34} {verdict}", flush=True)
             if not result.success:
                 failed.append(label)
 

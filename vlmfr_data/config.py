@@ -46,6 +46,8 @@ class MTSystemConfig:
 class ProjectConfig:
     datasets: list[DatasetConfig]
     mt_systems: list[MTSystemConfig]
+    # The `[quality]` table of the TOML file (signals, weights, thresholds); see quality.config.QualityConfig.
+    quality: dict[str, Any] = field(default_factory=dict)
 
     def dataset(self, name: str) -> DatasetConfig:
         for ds in self.datasets:
@@ -94,6 +96,9 @@ def load_config(path: Path | None = None) -> ProjectConfig:
         name = "opus_mt"
         backend = "hf_seq2seq"
         options = { model = "/models/opus-mt-en-fr" }
+
+        [quality.thresholds]
+        high = 0.8
     """
     path = path or config_path()
     if not path.exists():
@@ -103,4 +108,4 @@ def load_config(path: Path | None = None) -> ProjectConfig:
     base = default_config()
     datasets = [DatasetConfig(**d) for d in raw.get("datasets", [])] or base.datasets
     systems = [MTSystemConfig(**s) for s in raw.get("mt_systems", [])] or base.mt_systems
-    return ProjectConfig(datasets=datasets, mt_systems=systems)
+    return ProjectConfig(datasets=datasets, mt_systems=systems, quality=raw.get("quality", {}))

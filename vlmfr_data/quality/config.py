@@ -16,6 +16,7 @@ def _default_signals() -> dict[str, dict[str, Any]]:
         for name in (
             "lid_french",
             "language_leakage",
+            "french_lexicon",
             "use_similarity",
             "round_trip_chrf",
             "comet",
@@ -35,6 +36,7 @@ def _default_weights() -> dict[str, float]:
         "use_similarity": 2.0,
         "lid_french": 1.0,
         "language_leakage": 1.0,
+        "french_lexicon": 1.5,
         "length_ratio": 0.5,
         "repetition": 0.5,
     }
@@ -59,9 +61,11 @@ class QualityConfig:
         t = self.thresholds
         if not (set(t) == {"high", "medium", "low"} and t["high"] >= t["medium"] >= t["low"]):
             raise ValueError(f"quality thresholds must be high >= medium >= low, got {t}")
-        unknown = set(self.weights) - set(self.signals)
+        from vlmfr_data.quality import signal_names  # the registry; imported here to avoid a cycle
+
+        unknown = (set(self.weights) | set(self.signals)) - set(signal_names())
         if unknown:
-            raise ValueError(f"weights for signals that are not configured: {sorted(unknown)}")
+            raise ValueError(f"unknown quality signals {sorted(unknown)}; known: {signal_names()}")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> QualityConfig:

@@ -59,6 +59,13 @@ class _FastTextLID:
         ]
 
 
+def _foreign_by_lid(labels: list[str], probs: list[float], min_prob: float) -> bool:
+    """Another language is confident and French is not even a plausible reading (words like "image"
+    are shared: fastText says English 0.62 but keeps French at 0.08, so they are not leaks)."""
+    p_fr = dict(zip(labels, probs, strict=True)).get("fr", 0.0)
+    return labels[0] != "fr" and probs[0] >= min_prob and p_fr < 0.05
+
+
 @register_signal("lid_french")
 class FrenchLID(_FastTextLID):
     description = (
@@ -89,7 +96,8 @@ class FrenchLID(_FastTextLID):
 class LanguageLeakage(_FastTextLID):
     description = (
         "value = share of words (4+ letters) that are not French: a letter French never uses (á í ó ú ñ), "
-        "or word-level fastText LID says another language with p >= 0.6 (0..1); score = 1 - value"
+        "or word-level fastText LID says another language with p >= 0.6 and French < 0.05 (0..1); "
+        "score = 1 - value"
     )
 
     def __init__(self, word_prob: float = 0.6) -> None:
@@ -98,9 +106,9 @@ class LanguageLeakage(_FastTextLID):
     def score(self, pairs: pl.DataFrame) -> pl.DataFrame:
         words_per_text = [_WORD.findall(t) for t in pairs["text_fr"].fill_null("").to_list()]
         flat = [w for words in words_per_text for w in words]
-        labels, probs = self.predict(flat) if flat else ([], [])
+        labels, probs = self.predict(flat, k=5) if flat else ([], [])
         foreign_flags = iter(
-            bool(_FOREIGN_LETTERS.search(w.lower())) or (lab[0] != "fr" and pr[0] >= self.word_prob)
+            bool(_FOREIGN_LETTERS.search(w.lower())) or _foreign_by_lid(lab, pr, self.word_prob)
             for w, lab, pr in zip(flat, labels, probs, strict=True)
         )
         values, details = [], []

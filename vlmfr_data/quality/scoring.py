@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from vlmfr_data import quality  # noqa: F401  (registers the signals)
 from vlmfr_data.quality.base import PAIRS_SCHEMA, QualitySignal, create_signal
 from vlmfr_data.quality.config import QualityConfig
 from vlmfr_data.store import TableSpec, Warehouse, register_table

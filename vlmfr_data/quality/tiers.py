@@ -37,7 +37,7 @@ register_view(
     "SELECT dataset, tier, count(*) AS samples, "
     "round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY dataset), 1) AS pct_samples, "
     "round(avg(min_combined), 3) AS avg_min_combined "
-    "FROM french_samples GROUP BY ALL "
+    "FROM french_samples GROUP BY dataset, tier "
     "ORDER BY dataset, list_position(['high', 'medium', 'low', 'rejected'], tier)",
 )
 

@@ -1,0 +1,274 @@
+"""Quality signals on known good and bad pairs, the combined score and gates, tiers, corpora, GX suites."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import write_json
+from tests.test_mt import needs_apertium
+from vlmfr_data.config import DatasetConfig, MTSystemConfig
+from vlmfr_data.corpora import export_corpus
+from vlmfr_data.ingest import ingest_dataset
+from vlmfr_data.mt import create_system
+from vlmfr_data.mt.run import TRANSLATIONS, translate_segments
+from vlmfr_data.quality import create_signal
+from vlmfr_data.quality.base import PAIRS_SCHEMA
+from vlmfr_data.quality.config import QualityConfig
+from vlmfr_data.quality.gold import load_gold
+from vlmfr_data.quality.scoring import combine_scores, score_translations
+from vlmfr_data.quality.tiers import build_french_samples
+from vlmfr_data.segments import build_sample_segments, build_segments
+from vlmfr_data.store import Warehouse
+
+
+def pairs(*rows: tuple[str, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {
+                "segment_id": f"s{i}",
+                "system": "t",
+                "system_version": "1",
+                "kind": "question",
+                "text_en": en,
+                "text_fr": fr,
+                "spans_ok": True,
+            }
+            for i, (en, fr) in enumerate(rows)
+        ],
+        schema=PAIRS_SCHEMA,
+    )
+
+
+GOOD = ("What color is the shape in the image?", "De quelle couleur est la forme dans l'image ?")
+ENGLISH_COPY = ("What color is the shape in the image?", "What color is the shape in the image?")
+
+
+def test_lid_rejects_an_english_copy_and_skips_one_word_answers() -> None:
+    scores = create_signal("lid_french").score(pairs(GOOD, ENGLISH_COPY, ("no", "non")))
+    assert scores["score"][0] > 0.9 and scores["gate"][0] is None
+    assert scores["score"][1] < 0.1 and scores["gate"][1] == "wrong_language"
+    assert scores["score"][2] is None and scores["gate"][2] is None  # "non" reads as Italian to fastText
+
+
+def test_language_leakage_finds_spanish_words() -> None:
+    scores = create_signal("language_leakage").score(
+        pairs(GOOD, ("Is there a rectangle?", "Il est là un rectángulo ?"))
+    )
+    assert scores["value"][0] == 0.0
+    assert scores["value"][1] > 0 and "rectángulo" in scores["detail"][1]
+
+
+@needs_apertium
+def test_french_lexicon_flags_unknown_words() -> None:
+    scores = create_signal("french_lexicon").score(
+        pairs(GOOD, ("teal", "teal"), ("what", "Le schape eit tbe cata."))
+    )
+    assert scores["score"][0] == 1.0
+    assert scores["score"][1] == 0.0 and scores["detail"][1] == "teal"
+    assert scores["score"][2] < 0.5 and "tbe" in scores["detail"][2]
+
+
+def test_use_similarity_separates_translation_from_unrelated() -> None:
+    scores = create_signal("use_similarity").score(
+        pairs(GOOD, (GOOD[0], "Le chien court dans le parc en hiver."))
+    )
+    assert scores["score"][0] > 0.6 > 0.3 > scores["score"][1]
+
+
+@needs_apertium
+def test_round_trip_chrf_prefers_the_faithful_translation() -> None:
+    scores = create_signal("round_trip_chrf").score(pairs(GOOD, (GOOD[0], "Le chien court dans le parc.")))
+    assert scores["value"][0] > scores["value"][1] + 20
+    assert "image" in scores["detail"][0].lower()  # the back-translation itself is kept
+
+
+def test_heuristics_gate_broken_image_empty_and_copies() -> None:
+    frame = pairs(
+        ("<image> What is in the picture?", "Qu'y a-t-il dans l'image ?"),  # <image> dropped
+        ("Describe it.", " ... "),
+        ("Is there a red circle here?", "is there a red circle here ?"),
+        ("rectangle", "rectangle"),
+        GOOD,
+    )
+    spans = create_signal("spans_intact").score(frame)
+    assert spans["gate"].to_list() == ["broken_spans", None, None, None, None]
+    assert create_signal("empty_output").score(frame)["gate"].to_list() == [
+        None,
+        "empty_output",
+        None,
+        None,
+        None,
+    ]
+    copy = create_signal("source_copy").score(frame)["gate"].to_list()
+    assert copy == [None, None, "copy_of_source", None, None]  # a one-word copy ("rectangle") is legitimate
+    rep = create_signal("repetition").score(
+        pairs(("x", "le le le chat"), ("x", "d'e-t-il a-t-il d'e-t-il a-t-il d'e-t-il"))
+    )
+    assert rep["value"][0] == 1.0 and rep["value"][1] > 0.3
+    ratio = create_signal("length_ratio").score(pairs(GOOD, (GOOD[0], "Oui."), ("yes", "oui")))
+    assert ratio["score"][0] > 0.8 > 0.2 > ratio["score"][1] and ratio["score"][2] is None
+
+
+def test_comet_is_skipped_with_a_reason_without_checkpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VLMFR_COMET_CHECKPOINT", raising=False)
+    availability = create_signal("comet").availability()
+    assert not availability.ok and "no COMET checkpoint configured" in availability.reason
+
+
+def test_quality_config_validates_thresholds() -> None:
+    with pytest.raises(ValueError, match="high >= medium >= low"):
+        QualityConfig(thresholds={"high": 0.5, "medium": 0.7, "low": 0.2})
+
+
+def test_gold_covers_every_easy_vqa_segment() -> None:
+    import easy_vqa
+
+    gold = load_gold()
+    questions, _, _ = easy_vqa.get_train_questions()
+    distinct = set(questions) | set(easy_vqa.get_answers())
+    assert set(gold["text_en"]) == distinct and gold.height == 120
+    assert gold["reference"].str.len_chars().min() > 0
+
+
+LLAVA = [
+    {
+        "id": "a",
+        "image": "a.png",
+        "conversations": [
+            {"from": "human", "value": "<image>\nWhat color is the shape?"},
+            {"from": "gpt", "value": "The shape is red."},
+        ],
+    },
+    {
+        "id": "b",
+        "image": "b.png",
+        "conversations": [
+            {"from": "human", "value": "Is there a circle in the image?"},
+            {"from": "gpt", "value": "Yes, there is a circle."},
+            {"from": "human", "value": "What color is the shape?"},
+            {"from": "gpt", "value": "The circle is blue."},
+        ],
+    },
+]
+
+
+def _fixture_translations(warehouse: Warehouse, system: str, rows: dict[str, str]) -> None:
+    """Translation rows as a (hypothetical) second MT system produced them, to test selection and gates."""
+    seg = warehouse.read("segments").select("segment_id", "text_en")
+    frame = (
+        seg.with_columns(
+            pl.col("text_en").replace_strict(rows, default=None).alias("text_fr"),
+            pl.lit(system).alias("system"),
+            pl.lit("fixture-1").alias("system_version"),
+            pl.lit(0.0).alias("seconds"),
+            pl.lit(None, pl.String).alias("error"),
+            pl.lit(True).alias("spans_ok"),
+            pl.lit([], pl.List(pl.String)).alias("span_problems"),
+            pl.lit("b0").alias("batch_id"),
+            pl.lit(datetime.now(UTC)).alias("created_at"),
+        )
+        .drop_nulls("text_fr")
+        .select(list(TRANSLATIONS.schema))
+    )
+    warehouse.append("translations", frame, partition=system)
+
+
+@needs_apertium
+def test_end_to_end_tiers_best_system_and_corpora(tmp_path: Path, images: Path, warehouse: Warehouse) -> None:
+    path = write_json(tmp_path / "llava.json", LLAVA)
+    ingest_dataset(warehouse, DatasetConfig("toy", "llava", {"json": str(path), "image_root": str(images)}))
+    build_sample_segments(warehouse, "toy")
+    build_segments(warehouse)
+    translate_segments(warehouse, create_system(MTSystemConfig("apertium", "apertium")))
+    # a second system: perfect on two segments, an English copy on a third
+    _fixture_translations(
+        warehouse,
+        "human",
+        {
+            "What color is the shape?": "De quelle couleur est la forme ?",
+            "The circle is blue.": "Le cercle est bleu.",
+            "Yes, there is a circle.": "Yes, there is a circle.",
+        },
+    )
+    config = QualityConfig(signals={k: v for k, v in QualityConfig().signals.items() if k != "comet"})
+    report = score_translations(warehouse, config)
+    assert all(status.startswith("ok") for status in report.signals.values())
+    again = score_translations(warehouse, config)  # the cache answers: nothing rescored
+    assert all(status == "ok: 0 new" for status in again.signals.values())
+    quality = combine_scores(warehouse, config)
+    copy = quality.filter((pl.col("system") == "human") & pl.col("text_fr").str.starts_with("Yes"))
+    assert copy["tier"].to_list() == ["rejected"] and "wrong_language" in copy["gates"][0]
+    best = dict(quality.filter(pl.col("is_best")).select("text_fr", "system").iter_rows())
+    assert best["Le cercle est bleu."] == "human"  # the better system wins this segment
+    assert quality.filter(pl.col("is_best")).height == warehouse.read("segments").height
+    assert all(
+        s != "human" for t, s in best.items() if t.startswith("Yes")
+    )  # a gated translation is never best
+
+    french = build_french_samples(warehouse, "toy")
+    a = french.filter(pl.col("sample_id") == "a").row(0, named=True)
+    assert a["turns"][0]["text"].startswith("<image>\n") and a["turns"][0]["role"] == "human"
+    assert [t["role"] for t in french.filter(pl.col("sample_id") == "b")["turns"][0]] == [
+        "human",
+        "gpt",
+        "human",
+        "gpt",
+    ]
+    ranks = {"high": 0, "medium": 1, "low": 2, "rejected": 3}
+    worst = quality.filter(pl.col("is_best")).select(pl.col("tier").replace_strict(ranks)).max().item()
+    assert max(ranks[t] for t in french["tier"]) <= worst
+    tiers = warehouse.sql("SELECT tier, samples FROM tier_summary")
+    assert tiers["samples"].sum() == 2
+
+    # export every tier cut; the cumulative corpus holds everything not rejected
+    warehouse.write_partition("french_samples", french.with_columns(pl.lit("medium").alias("tier")), "toy")
+    high = export_corpus(warehouse, "high", config.thresholds)
+    assert high.samples == 0
+    corpus = export_corpus(warehouse, "high+medium", config.thresholds)
+    records = json.loads((corpus.folder / "llava.json").read_text())
+    assert [r["id"] for r in records] == ["toy/train/a", "toy/train/b"]
+    first_turns = [r["conversations"][0]["value"] for r in records]
+    assert all(t.count("<image>") == 1 for t in first_turns)  # kept where it was, added where missing
+    assert first_turns[1].startswith("<image>\n")
+    assert [c["from"] for c in records[1]["conversations"]] == ["human", "gpt", "human", "gpt"]
+    assert all(Path(r["image"]).exists() for r in records)
+    table = pq.read_table(corpus.folder / "samples.parquet")
+    assert table.num_rows == 2 and "conversations" in table.column_names
+    manifest = json.loads((corpus.folder / "manifest.json").read_text())
+    assert manifest["samples"] == 2 and manifest["tiers"] == ["high", "medium"]
+    assert (
+        set(manifest["mt_systems"]) <= {"apertium", "human"} and manifest["thresholds"] == config.thresholds
+    )
+
+
+def test_gx_suite_catches_lost_image_token(warehouse: Warehouse) -> None:
+    from vlmfr_data.validation import run_suite
+
+    frame = pl.DataFrame(
+        {
+            "dataset": ["d", "d"],
+            "split": ["s", "s"],
+            "sample_id": ["1", "2"],
+            "tier": ["high", "low"],
+            "image_tokens_match": [True, False],
+        }
+    )
+    outcome = run_suite(warehouse, "french_samples_invariants", frame)
+    assert not outcome.success and outcome.severity == "error"
+    assert [f["column"] for f in outcome.failures] == ["image_tokens_match"]
+    assert outcome.docs_url and Path(outcome.docs_url.removeprefix("file://")).exists()
+    ok = run_suite(
+        warehouse, "french_samples_invariants", frame.with_columns(pl.lit(True).alias("image_tokens_match"))
+    )
+    assert ok.success
+
+
+def test_quality_config_rejects_unknown_signals() -> None:
+    with pytest.raises(ValueError, match="unknown quality signals \\['comett'\\]"):
+        QualityConfig(weights={"comett": 1.0})
