@@ -23,7 +23,7 @@ def main() -> int:
     if not os.path.exists(instance_yaml):  # offline machine: no telemetry
         with open(instance_yaml, "w") as fh:
             fh.write("telemetry:\n  enabled: false\n")
-    from assets.definitions import PIPELINE, defs  # after DAGSTER_HOME is set
+    from assets.definitions import CHECKS, PIPELINE, defs  # after DAGSTER_HOME is set
 
     resources = {"warehouse": defs.resources["warehouse"]}
     instance = dg.DagsterInstance.get()
@@ -34,8 +34,8 @@ def main() -> int:
             label = f"{asset.key.to_user_string()}" + (f"[{key}]" if key else "")
             started = time.perf_counter()
             result = dg.materialize(
-                PIPELINE,
-                selection=[asset.key],
+                [*PIPELINE, *CHECKS],
+                selection=dg.AssetSelection.assets(asset.key) | dg.AssetSelection.checks_for_assets(asset.key),
                 partition_key=key,
                 instance=instance,
                 resources=resources,
@@ -55,7 +55,9 @@ def main() -> int:
 
     warehouse = Warehouse()
     warehouse.refresh_views()
-    report = write_report(warehouse)
+    report = warehouse.home / "report" / "report.md"
+    if not report.exists():  # the quality_report asset writes the full one, with figures
+        report = write_report(warehouse)
     print()
     print(f"DuckDB warehouse: {warehouse.db_path}")
     print(f"Report:           {report}")

@@ -20,7 +20,9 @@ from vlmfr_data.mt.run import TRANSLATIONS, translate_segments
 from vlmfr_data.quality import create_signal
 from vlmfr_data.quality.base import PAIRS_SCHEMA
 from vlmfr_data.quality.config import QualityConfig
-from vlmfr_data.quality.gold import load_gold
+from vlmfr_data.quality.gold import evaluate_against_gold, load_gold
+from vlmfr_data.quality.report import build_quality_figures
+from vlmfr_data.report import write_report
 from vlmfr_data.quality.scoring import combine_scores, score_translations
 from vlmfr_data.quality.tiers import build_french_samples
 from vlmfr_data.segments import build_sample_segments, build_segments
@@ -225,6 +227,22 @@ def test_end_to_end_tiers_best_system_and_corpora(tmp_path: Path, images: Path, 
     assert max(ranks[t] for t in french["tier"]) <= worst
     tiers = warehouse.sql("SELECT tier, samples FROM tier_summary")
     assert tiers["samples"].sum() == 2
+
+    # gold evaluation, figures and the report, from a small gold file for this toy dataset
+    gold_csv = tmp_path / "gold.csv"
+    pl.DataFrame({"text_en": ["What color is the shape?", "The circle is blue."],
+                  "text_fr": ["De quelle couleur est la forme ?", "Le cercle est bleu."]}).write_csv(gold_csv)
+    results = evaluate_against_gold(warehouse, load_gold(gold_csv))
+    summary = {r["system"]: r for r in results["summary"].iter_rows(named=True)}
+    assert summary["human"]["chrf"] == pytest.approx(100.0) and summary["human"]["share_gold_high"] == 1.0
+    assert summary["apertium"]["pairs"] == 2 and 0 < summary["apertium"]["chrf"] < 100
+    assert "combined" in set(results["correlations"]["signal"])
+    figures = build_quality_figures(warehouse, config)
+    report = write_report(warehouse, figures)
+    text = report.read_text()
+    for section in ("MT systems", "Quality signals", "French samples per tier", "Spearman", "Hard gates"):
+        assert section in text
+    assert len(figures) == 3 and all(path.stat().st_size > 5000 for _, path in figures)
 
     # export every tier cut; the cumulative corpus holds everything not rejected
     warehouse.write_partition("french_samples", french.with_columns(pl.lit("medium").alias("tier")), "toy")

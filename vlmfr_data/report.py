@@ -51,12 +51,13 @@ QUALITY = [
         "Translations per tier and MT system",
         "SELECT system, tier, count(*) AS segments, "
         "round(avg(combined), 3) AS avg_combined, count(*) FILTER (WHERE is_best) AS chosen_as_best "
-        "FROM translation_quality GROUP BY ALL ORDER BY system, list_position(['high','medium','low','rejected'], tier)",
+        "FROM translation_quality GROUP BY system, tier "
+        "ORDER BY system, list_position(['high','medium','low','rejected'], tier)",
     ),
     (
         "Hard gates",
-        "SELECT system, unnest(gates) AS gate, count(*) AS translations FROM translation_quality "
-        "GROUP BY ALL ORDER BY ALL",
+        "SELECT system, gate, count(*) AS translations FROM "
+        "(SELECT system, unnest(gates) AS gate FROM translation_quality) GROUP BY system, gate ORDER BY system, gate",
     ),
     ("French samples per tier", "SELECT * FROM tier_summary"),
 ]
@@ -73,7 +74,7 @@ GOLD = [
     ),
     (
         "Worst translations kept as best (lowest gold chrF)",
-        "SELECT text_en, system, text_fr, reference, round(chrf, 1) AS chrf, tier FROM gold_pairs g "
+        "SELECT g.text_en, g.system, g.text_fr, g.reference, round(g.chrf, 1) AS chrf, g.tier FROM gold_pairs g "
         "JOIN translation_quality q USING (segment_id, system) WHERE q.is_best ORDER BY chrf LIMIT 10",
     ),
 ]
