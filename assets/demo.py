@@ -35,7 +35,8 @@ def main() -> int:
             started = time.perf_counter()
             result = dg.materialize(
                 [*PIPELINE, *CHECKS],
-                selection=dg.AssetSelection.assets(asset.key) | dg.AssetSelection.checks_for_assets(asset.key),
+                selection=dg.AssetSelection.assets(asset.key)
+                | dg.AssetSelection.checks_for_assets(asset.key),
                 partition_key=key,
                 instance=instance,
                 resources=resources,

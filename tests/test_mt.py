@@ -189,3 +189,38 @@ def test_gguf_spm_tokenizer_repair_restores_whole_words(tmp_path: Path) -> None:
     assert Tokenizer.from_file(str(path)).encode("what the").tokens == ["what", "▁the"]
     assert json.loads(path.read_text())["model"]["type"] == "BPE"
     assert not repair_spm_bpe_tokenizer(path)  # already BPE: left alone
+
+
+@needs_apertium
+def test_apertium_keeps_segments_apart() -> None:
+    """Adjacent one-word segments must not be reordered into each other (yellow + rectangle)."""
+    system = create_system(MTSystemConfig("apertium", "apertium"))
+    texts = [
+        "black",
+        "circle",
+        "triangle",
+        "yellow",
+        "rectangle",
+        "brown",
+        "green",
+        "what color is the shape?",
+    ]
+    out = system.translate(texts)
+    assert out[:7] == ["noir", "cercle", "triangle", "jaune", "rectángulo", "marron", "vert"]
+    assert out[7] == "quelle couleur est la forme ?"
+    assert out == [system.translate([t])[0] for t in texts]
+
+
+def test_new_system_version_retranslates_and_supersedes(tmp_path: Path, warehouse: Warehouse) -> None:
+    path = tiny_marian(tmp_path / "marian")
+    segments = segments_frame(["red", "blue circle", "what color is the shape ?"])
+    old = create_system(MTSystemConfig("marian", "hf_seq2seq", {"model": str(path), "max_new_tokens": 4}))
+    new = create_system(
+        MTSystemConfig("marian", "hf_seq2seq", {"model": str(path), "max_new_tokens": 4, "num_beams": 2})
+    )
+    assert old.version != new.version
+    translate_segments(warehouse, old, segments)
+    assert translate_segments(warehouse, new, segments).todo == 3  # the old version's cache does not count
+    view = warehouse.sql("SELECT segment_id, system_version FROM translations")
+    assert view.height == 3 and set(view["system_version"]) == {new.version}
+    assert warehouse.read("translations").height == 6  # both versions stay in the Parquet cache

@@ -22,9 +22,9 @@ from vlmfr_data.quality.base import PAIRS_SCHEMA
 from vlmfr_data.quality.config import QualityConfig
 from vlmfr_data.quality.gold import evaluate_against_gold, load_gold
 from vlmfr_data.quality.report import build_quality_figures
-from vlmfr_data.report import write_report
 from vlmfr_data.quality.scoring import combine_scores, score_translations
 from vlmfr_data.quality.tiers import build_french_samples
+from vlmfr_data.report import write_report
 from vlmfr_data.segments import build_sample_segments, build_segments
 from vlmfr_data.store import Warehouse
 
@@ -230,8 +230,12 @@ def test_end_to_end_tiers_best_system_and_corpora(tmp_path: Path, images: Path, 
 
     # gold evaluation, figures and the report, from a small gold file for this toy dataset
     gold_csv = tmp_path / "gold.csv"
-    pl.DataFrame({"text_en": ["What color is the shape?", "The circle is blue."],
-                  "text_fr": ["De quelle couleur est la forme ?", "Le cercle est bleu."]}).write_csv(gold_csv)
+    pl.DataFrame(
+        {
+            "text_en": ["What color is the shape?", "The circle is blue."],
+            "text_fr": ["De quelle couleur est la forme ?", "Le cercle est bleu."],
+        }
+    ).write_csv(gold_csv)
     results = evaluate_against_gold(warehouse, load_gold(gold_csv))
     summary = {r["system"]: r for r in results["summary"].iter_rows(named=True)}
     assert summary["human"]["chrf"] == pytest.approx(100.0) and summary["human"]["share_gold_high"] == 1.0

@@ -44,7 +44,7 @@ MT = [
 QUALITY = [
     (
         "Quality signals",
-        "SELECT signal, status, weight, pairs_scored, round(seconds, 1) AS seconds, "
+        "SELECT signal, status, weight, pairs_scored, new_pairs, round(seconds, 1) AS seconds, "
         "coalesce(reason, description) AS notes FROM quality_signals ORDER BY weight DESC, signal",
     ),
     (

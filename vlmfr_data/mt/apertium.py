@@ -7,6 +7,7 @@ One pipeline of processes per batch, one segment per line (segments never contai
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from functools import cached_property
@@ -15,6 +16,8 @@ from pathlib import Path
 from vlmfr_data.mt.base import Availability, SystemDefaults, register_backend
 
 MODES_DIR = Path("/usr/share/apertium/modes")
+SEPARATOR = ".XQZSEP."  # an unknown word between full stops: passed through untouched, ends a sentence
+_SPLIT = re.compile(r"\n?[ \t]*" + re.escape(SEPARATOR) + r"[ \t]*\n?")
 PAIR_PACKAGES = {
     "eng-spa": "apertium-eng-spa",
     "spa-eng": "apertium-eng-spa",
@@ -66,7 +69,8 @@ class Apertium(SystemDefaults):
             ).stdout.strip()
         except FileNotFoundError:
             out = ""
-        return f"{'|'.join(self.modes)} {out or 'unknown'}"
+        # "sep1": segments are sentence-separated in a batch (earlier caches could be misaligned).
+        return f"{'|'.join(self.modes)} {out or 'unknown'} sep1"
 
     def command(self) -> str:
         return " | ".join(f"apertium -u {m}" for m in self.modes)
@@ -74,11 +78,15 @@ class Apertium(SystemDefaults):
     def translate(self, texts: list[str]) -> list[str]:
         if not texts:
             return []
-        if any("\n" in t for t in texts):
+        if any("\n" in t or SEPARATOR in t for t in texts):
             raise ValueError("Apertium input must be one segment per line; a segment contains a line break")
+        # A line break is only whitespace to Apertium: its transfer rules reorder words across it
+        # ("yellow\nrectangle" -> "rectángulo amarillo"), shifting outputs onto the wrong segments. A
+        # sentence-final separator line after each segment keeps every segment its own sentence.
+        payload = "".join(f"{t}\n{SEPARATOR}\n" for t in texts)
         result = subprocess.run(
             ["bash", "-o", "pipefail", "-c", self.command()],
-            input="\n".join(texts) + "\n",
+            input=payload,
             capture_output=True,
             text=True,
             timeout=self.timeout_s,
@@ -88,9 +96,16 @@ class Apertium(SystemDefaults):
             raise RuntimeError(
                 f"`{self.command()}` exited {result.returncode}: {result.stderr.strip()[:500]}"
             )
-        lines = result.stdout.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        if len(lines) != len(texts):
-            raise RuntimeError(f"apertium returned {len(lines)} lines for {len(texts)} segments")
-        return [line.strip() for line in lines]
+        chunks = _SPLIT.split(result.stdout)
+        if chunks and not chunks[-1].strip():
+            chunks.pop()
+        if len(chunks) != len(texts):
+            raise RuntimeError(f"apertium returned {len(chunks)} segments for {len(texts)} inputs")
+        return [_match_initial_case(src, out.strip()) for src, out in zip(texts, chunks, strict=True)]
+
+
+def _match_initial_case(source: str, output: str) -> str:
+    """Apertium capitalises a sentence start; keep the source's lower-case start (easy-vqa is lower case)."""
+    if source[:1].islower() and output[:1].isupper():
+        return output[0].lower() + output[1:]
+    return output

@@ -40,10 +40,12 @@ TRANSLATIONS = register_table(
             "created_at": pl.Datetime("us", "UTC"),
         },
         view_sql=(
+            # the latest attempt per (segment, system): a new system version supersedes the old rows
+            # here, while the Parquet cache keeps every version
             "SELECT * FROM {source} QUALIFY row_number() OVER "
-            "(PARTITION BY segment_id, system, system_version ORDER BY created_at DESC) = 1"
+            "(PARTITION BY segment_id, system ORDER BY created_at DESC) = 1"
         ),
-        description="Latest translation attempt per (segment, MT system, version); errors kept for retry.",
+        description="Latest translation attempt per (segment, MT system); errors kept for retry.",
     )
 )
 

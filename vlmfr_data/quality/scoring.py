@@ -39,9 +39,11 @@ QUALITY_SCORES = register_table(
             "detail": pl.String(),
             "created_at": pl.Datetime("us", "UTC"),
         },
+        # the latest score per (segment, system, signal): scores of superseded translation or signal
+        # versions stay in the Parquet cache but leave the view
         view_sql=(
-            "SELECT * FROM {source} QUALIFY row_number() OVER (PARTITION BY segment_id, system, system_version, "
-            "signal, signal_version ORDER BY created_at DESC) = 1"
+            "SELECT * FROM {source} QUALIFY row_number() OVER "
+            "(PARTITION BY segment_id, system, signal ORDER BY created_at DESC) = 1"
         ),
         description="One row per (segment, MT system, quality signal): raw value, [0,1] score, gate.",
     )
@@ -57,6 +59,7 @@ QUALITY_SIGNALS = register_table(
             "weight": pl.Float64(),
             "description": pl.String(),
             "pairs_scored": pl.Int64(),
+            "new_pairs": pl.Int64(),
             "seconds": pl.Float64(),
         },
         description="Each configured quality signal: ok or skipped (with why), weight, documented range.",
@@ -151,7 +154,14 @@ def score_translations(warehouse: Warehouse, config: QualityConfig, batch_rows: 
             )
             warehouse.append("quality_scores", rows, partition=signal.name)
         seconds = time.perf_counter() - signal_started
-        log.info("quality signal %s: %d new pairs in %.1fs", signal.name, pending.height, seconds)
+        total = pairs.height  # every current pair now has a score from this signal version
+        log.info(
+            "quality signal %s: %d new pairs in %.1fs (%d in all)",
+            signal.name,
+            pending.height,
+            seconds,
+            total,
+        )
         report.signals[signal.name] = f"ok: {pending.height} new"
         status_rows.append(
             {
