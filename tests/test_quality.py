@@ -246,7 +246,10 @@ def test_end_to_end_tiers_best_system_and_corpora(tmp_path: Path, images: Path, 
     text = report.read_text()
     for section in ("MT systems", "Quality signals", "French samples per tier", "Spearman", "Hard gates"):
         assert section in text
-    assert len(figures) == 3 and all(path.stat().st_size > 5000 for _, path in figures)
+    assert len(figures) == 4 and all(path.stat().st_size > 5000 for _, path in figures)
+    ablation = results["ablation"]
+    assert ablation["samples"].is_sorted(descending=True) and ablation["samples"][0] <= 2
+    assert "Threshold ablation" in text
 
     # export every tier cut; the cumulative corpus holds everything not rejected
     warehouse.write_partition("french_samples", french.with_columns(pl.lit("medium").alias("tier")), "toy")

@@ -73,6 +73,11 @@ GOLD = [
         "SELECT signal, pairs, round(spearman, 3) AS spearman, p_value FROM signal_correlations",
     ),
     (
+        "Threshold ablation (samples kept and gold precision per combined-score cut)",
+        "SELECT threshold, samples, round(100 * share_of_samples, 1) AS pct_samples, translations_kept, "
+        "round(gold_precision, 3) AS gold_precision, round(gold_recall, 3) AS gold_recall FROM threshold_ablation",
+    ),
+    (
         "Worst translations kept as best (lowest gold chrF)",
         "SELECT g.text_en, g.system, g.text_fr, g.reference, round(g.chrf, 1) AS chrf, g.tier FROM gold_pairs g "
         "JOIN translation_quality q USING (segment_id, system) WHERE q.is_best ORDER BY chrf LIMIT 10",

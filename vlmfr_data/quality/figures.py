@@ -103,3 +103,29 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def threshold_ablation(warehouse: Warehouse, thresholds: dict[str, float], path: Path) -> Path:
+    table = warehouse.read("threshold_ablation")
+    fig, left = plt.subplots(figsize=(7, 4))
+    left.plot(
+        table["threshold"], table["share_of_samples"], "o-", color="#1c7ed6", label="samples kept (share)"
+    )
+    left.plot(
+        table["threshold"],
+        table["gold_precision"],
+        "s-",
+        color="#2b8a3e",
+        label="gold precision (chrF >= 60)",
+    )
+    left.plot(table["threshold"], table["gold_recall"], "^-", color="#f59f00", label="gold recall")
+    for tier, value in thresholds.items():
+        left.axvline(value, color=TIER_COLOURS[tier], linestyle="--", linewidth=1)
+    left.set(
+        xlabel="combined-score cut",
+        ylabel="share",
+        ylim=(0, 1.05),
+        title="Threshold ablation: corpus size vs translation quality",
+    )
+    left.legend(fontsize=8, loc="lower left")
+    return _save(fig, path)

@@ -144,4 +144,47 @@ def evaluate_against_gold(
     warehouse.write_partition("gold_pairs", pairs)
     warehouse.write_partition("gold_summary", summary)
     warehouse.write_partition("signal_correlations", correlations)
-    return {"pairs": pairs, "summary": summary, "correlations": correlations}
+    ablation = threshold_ablation(warehouse, gold_high_chrf)
+    return {"pairs": pairs, "summary": summary, "correlations": correlations, "ablation": ablation}
+
+
+THRESHOLD_ABLATION = register_table(
+    TableSpec(
+        name="threshold_ablation",
+        schema={
+            "threshold": pl.Float64(),
+            "samples": pl.Int64(),
+            "share_of_samples": pl.Float64(),
+            "translations_kept": pl.Int64(),
+            "gold_precision": pl.Float64(),
+            "gold_recall": pl.Float64(),
+        },
+        description="For each combined-score cut: French samples kept (worst segment >= cut) and, on gold, "
+        "the share of kept translations that are gold-high (precision) and of gold-high ones kept (recall).",
+    )
+)
+
+
+def threshold_ablation(warehouse: Warehouse, gold_high_chrf: float = 60.0, steps: int = 21) -> pl.DataFrame:
+    """Corpus size vs translation quality as the high-tier cut moves (samples with a gate never count)."""
+    cuts = [round(0.5 + 0.45 * i / (steps - 1), 4) for i in range(steps)]
+    rows = warehouse.sql(
+        f"""
+        WITH cuts AS (SELECT unnest({cuts}) AS threshold),
+        samples AS (SELECT min_combined FROM french_samples WHERE tier <> 'rejected' OR min_combined IS NULL),
+        total AS (SELECT count(*) AS n FROM french_samples)
+        SELECT c.threshold,
+               (SELECT count(*) FROM samples WHERE min_combined >= c.threshold) AS samples,
+               (SELECT count(*) FROM samples WHERE min_combined >= c.threshold) / greatest((SELECT n FROM total), 1)
+                   AS share_of_samples,
+               (SELECT count(*) FROM gold_pairs g WHERE g.combined >= c.threshold AND g.tier <> 'rejected')
+                   AS translations_kept,
+               (SELECT avg((g.chrf >= {gold_high_chrf})::INT) FROM gold_pairs g
+                    WHERE g.combined >= c.threshold AND g.tier <> 'rejected') AS gold_precision,
+               (SELECT count(*) FILTER (WHERE g.combined >= c.threshold AND g.tier <> 'rejected')
+                    / greatest(count(*), 1) FROM gold_pairs g WHERE g.chrf >= {gold_high_chrf}) AS gold_recall
+        FROM cuts c ORDER BY c.threshold
+        """
+    ).cast(THRESHOLD_ABLATION.schema)  # type: ignore[arg-type]
+    warehouse.write_partition("threshold_ablation", rows)
+    return rows

@@ -22,4 +22,11 @@ def build_quality_figures(warehouse: Warehouse, config: QualityConfig) -> list[t
         made.append(
             ("Signals vs gold chrF", figures.signals_vs_gold(warehouse, folder / "signals_vs_gold.png"))
         )
+    if warehouse.partitions("threshold_ablation"):
+        made.append(
+            (
+                "Threshold ablation",
+                figures.threshold_ablation(warehouse, config.thresholds, folder / "threshold_ablation.png"),
+            )
+        )
     return made
