@@ -35,6 +35,16 @@ SUBJECTS = [
     "the yellow car",
     "two children",
     "the tall building",
+    "a brown bird",
+    "the teacher",
+    "a red bicycle",
+    "the little girl",
+    "an orange boat",
+    "the gray horse",
+    "a happy family",
+    "the wooden chair",
+    "a large truck",
+    "the blue umbrella",
 ]
 VERBS = ["is next to", "is behind", "is above", "is looking at", "is far from", "is near"]
 OBJECTS = [
@@ -48,6 +58,16 @@ OBJECTS = [
     "a brown horse",
     "the bridge",
     "a busy street",
+    "the old church",
+    "a green field",
+    "the red house",
+    "a small lake",
+    "the train station",
+    "a white wall",
+    "the market",
+    "a tall fence",
+    "the beach",
+    "a quiet garden",
 ]
 TAILS = [
     "",
@@ -62,7 +82,7 @@ TAILS = [
 
 
 def sentences(n: int) -> list[str]:
-    """n distinct, grammatical English sentences (a small grammar; enough for 4,800 distinct)."""
+    """n distinct, grammatical English sentences (a small grammar: 19,200 statements, then questions)."""
     combos = itertools.product(TAILS, OBJECTS, VERBS, SUBJECTS)
     out = [f"{s[0].upper()}{s[1:]} {v} {o}{t}." for t, o, v, s in itertools.islice(combos, n)]
     if len(out) < n:  # beyond the grammar: questions about the same scenes
@@ -91,8 +111,15 @@ def main() -> int:
             source = Path(tmp) / "source.txt"
             source.write_text("\n".join(segments["text_en"]) + "\n")
             started = time.perf_counter()
-            subprocess.run(f"{system.command()} < {source} > {tmp}/raw.txt", shell=True, check=True)
+            # the group matters: `a | b < file` would feed the file to b and nothing to a
+            subprocess.run(
+                ["bash", "-o", "pipefail", "-c", f"({system.command()}) < {source} > {tmp}/raw.txt"],
+                check=True,
+            )
             raw_seconds = time.perf_counter() - started
+            raw_lines = (Path(tmp) / "raw.txt").read_text().count("\n")
+            if raw_lines != segments.height:
+                raise SystemExit(f"raw CLI produced {raw_lines} lines for {segments.height} segments")
             raw_label = f"bare CLI `{system.command()}`"
         else:
             started = time.perf_counter()

@@ -224,3 +224,19 @@ def test_new_system_version_retranslates_and_supersedes(tmp_path: Path, warehous
     view = warehouse.sql("SELECT segment_id, system_version FROM translations")
     assert view.height == 3 and set(view["system_version"]) == {new.version}
     assert warehouse.read("translations").height == 6  # both versions stay in the Parquet cache
+
+
+@needs_apertium
+def test_apertium_mixed_sentences_and_fragments_stay_aligned() -> None:
+    system = create_system(MTSystemConfig("apertium", "apertium"))
+    texts = [
+        "yellow",
+        "rectangle",
+        "Is there a circle?",
+        "blue",
+        "The cat sleeps.",
+        "green",
+        "triangle",
+        "Yes!",
+    ]
+    assert system.translate(texts) == [system.translate([t])[0] for t in texts]

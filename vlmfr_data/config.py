@@ -67,7 +67,8 @@ def default_config() -> ProjectConfig:
     return ProjectConfig(
         datasets=[DatasetConfig(name="easy_vqa", format="easy_vqa", splits=["train", "test"])],
         mt_systems=[
-            MTSystemConfig(name="apertium", backend="apertium", batch_size=2000),
+            # ~10 s of work per batch: amortises process start-up (0.4 s), and a crash loses at most that
+            MTSystemConfig(name="apertium", backend="apertium", batch_size=5000),
             MTSystemConfig(
                 name="gemma3_270m",
                 backend="hf_causal",

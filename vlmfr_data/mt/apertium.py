@@ -17,7 +17,7 @@ from vlmfr_data.mt.base import Availability, SystemDefaults, register_backend
 
 MODES_DIR = Path("/usr/share/apertium/modes")
 SEPARATOR = ".XQZSEP."  # an unknown word between full stops: passed through untouched, ends a sentence
-_SPLIT = re.compile(r"\n?[ \t]*" + re.escape(SEPARATOR) + r"[ \t]*\n?")
+_ENDS_SENTENCE = re.compile(r"[.?!][\"'»)\]]*\s*$")
 PAIR_PACKAGES = {
     "eng-spa": "apertium-eng-spa",
     "spa-eng": "apertium-eng-spa",
@@ -69,8 +69,8 @@ class Apertium(SystemDefaults):
             ).stdout.strip()
         except FileNotFoundError:
             out = ""
-        # "sep1": segments are sentence-separated in a batch (earlier caches could be misaligned).
-        return f"{'|'.join(self.modes)} {out or 'unknown'} sep1"
+        # "sep2": segments are sentence-separated in a batch (earlier caches could be misaligned).
+        return f"{'|'.join(self.modes)} {out or 'unknown'} sep2"
 
     def command(self) -> str:
         return " | ".join(f"apertium -u {m}" for m in self.modes)
@@ -81,9 +81,13 @@ class Apertium(SystemDefaults):
         if any("\n" in t or SEPARATOR in t for t in texts):
             raise ValueError("Apertium input must be one segment per line; a segment contains a line break")
         # A line break is only whitespace to Apertium: its transfer rules reorder words across it
-        # ("yellow\nrectangle" -> "rectángulo amarillo"), shifting outputs onto the wrong segments. A
-        # sentence-final separator line after each segment keeps every segment its own sentence.
-        payload = "".join(f"{t}\n{SEPARATOR}\n" for t in texts)
+        # ("yellow\nrectangle" -> "rectángulo amarillo"), shifting outputs onto the wrong segments.
+        # Transfer never crosses a sentence end, so a segment that does not end one ("yellow") is
+        # followed by a separator sentence; "What color is it?" needs none (keeps the cost near raw).
+        needs_separator = [not _ENDS_SENTENCE.search(t) for t in texts]
+        payload = "".join(
+            f"{t}\n{SEPARATOR}\n" if sep else f"{t}\n" for t, sep in zip(texts, needs_separator, strict=True)
+        )
         result = subprocess.run(
             ["bash", "-o", "pipefail", "-c", self.command()],
             input=payload,
@@ -96,11 +100,20 @@ class Apertium(SystemDefaults):
             raise RuntimeError(
                 f"`{self.command()}` exited {result.returncode}: {result.stderr.strip()[:500]}"
             )
-        chunks = _SPLIT.split(result.stdout)
-        if chunks and not chunks[-1].strip():
-            chunks.pop()
-        if len(chunks) != len(texts):
-            raise RuntimeError(f"apertium returned {len(chunks)} segments for {len(texts)} inputs")
+        lines = result.stdout.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        expected = len(texts) + sum(needs_separator)
+        if len(lines) != expected:
+            raise RuntimeError(
+                f"apertium returned {len(lines)} lines, expected {expected} for {len(texts)} segments"
+            )
+        chunks, position = [], 0
+        for sep in needs_separator:
+            chunks.append(lines[position])
+            if sep and lines[position + 1].strip() != SEPARATOR:
+                raise RuntimeError(f"apertium output lost its alignment at segment {len(chunks) - 1}")
+            position += 2 if sep else 1
         return [_match_initial_case(src, out.strip()) for src, out in zip(texts, chunks, strict=True)]
 
 
