@@ -297,3 +297,17 @@ def test_gx_suite_catches_lost_image_token(warehouse: Warehouse) -> None:
 def test_quality_config_rejects_unknown_signals() -> None:
     with pytest.raises(ValueError, match="unknown quality signals \\['comett'\\]"):
         QualityConfig(weights={"comett": 1.0})
+
+
+def test_comet_real_loading_and_scoring_path_on_a_tiny_checkpoint(tmp_path: Path) -> None:
+    from tests.tiny_models import tiny_comet_checkpoint
+
+    checkpoint = tiny_comet_checkpoint(tmp_path / "tiny-cometkiwi")
+    signal = create_signal("comet", checkpoint=str(checkpoint))
+    assert signal.availability().ok and signal.version.startswith("tiny-cometkiwi:")
+    scores = signal.score(pairs(GOOD, ENGLISH_COPY, ("yes", "oui")))
+    assert signal.reference_free and type(signal.model).__name__ == "ReferencelessRegression"
+    assert scores.height == 3 and scores["value"].null_count() == 0
+    assert all(0.0 <= s <= 1.0 for s in scores["score"])
+    again = signal.score(pairs(GOOD))
+    assert again["value"][0] == pytest.approx(scores["value"][0], abs=1e-5)  # deterministic in eval mode

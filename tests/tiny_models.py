@@ -133,3 +133,115 @@ def tiny_nllb(path: Path) -> Path:
     M2M100ForConditionalGeneration(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def tiny_comet_checkpoint(path: Path) -> Path:
+    """A CometKiwi-shaped (reference-free) COMET model: tiny XLM-R encoder with a sentencepiece vocabulary
+    trained here, saved as `<path>/checkpoints/model.ckpt` beside `<path>/hparams.yaml`, the layout
+    `comet.load_from_checkpoint` reads. Random weights: it exercises the real loading and scoring path."""
+    import sentencepiece as spm
+    import yaml
+    from comet.models import ReferencelessRegression
+    from transformers import XLMRobertaConfig
+
+    torch.manual_seed(0)
+    encoder = path / "encoder"
+    encoder.mkdir(parents=True)
+    corpus = encoder / "corpus.txt"
+    corpus.write_text(
+        "\n".join(
+            [
+                "what color is the shape ?",
+                "quelle est la couleur de la forme ?",
+                "is there a red circle in the image ?",
+                "y a-t-il un cercle rouge dans l'image ?",
+                "the blue triangle is next to the green square .",
+                "le triangle bleu est à côté du carré vert .",
+                "yes no oui non",
+                "how many shapes are there ?",
+                "combien de formes y a-t-il ?",
+            ]
+            * 3
+        )
+    )
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(encoder / "sentencepiece.bpe"),
+        vocab_size=60,
+        model_type="unigram",
+        character_coverage=1.0,
+        bos_id=0,
+        pad_id=1,
+        eos_id=2,
+        unk_id=3,
+        minloglevel=2,
+    )
+    tokenizer = xlmr_fast_tokenizer(encoder / "sentencepiece.bpe.model")
+    tokenizer.save_pretrained(encoder)
+    XLMRobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=130,
+        pad_token_id=1,
+    ).save_pretrained(encoder)
+    model = ReferencelessRegression(
+        pretrained_model=str(encoder),
+        load_pretrained_weights=False,
+        hidden_sizes=[16],
+        layer="mix",
+        pool="avg",
+        local_files_only=True,
+    )
+    (path / "checkpoints").mkdir()
+    checkpoint = path / "checkpoints" / "model.ckpt"
+    import pytorch_lightning
+
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "hyper_parameters": dict(model.hparams),
+            "pytorch-lightning_version": pytorch_lightning.__version__,
+        },
+        checkpoint,
+    )
+    hparams = {**dict(model.hparams), "class_identifier": "referenceless_regression_metric"}
+    (path / "hparams.yaml").write_text(yaml.safe_dump(hparams))
+    return checkpoint
+
+
+def xlmr_fast_tokenizer(spm_model: Path) -> object:
+    """An XLM-R fast tokenizer (tokenizer.json, as real checkpoints ship) from a sentencepiece model.
+
+    Built from the pieces and scores that `SentencePieceProcessor` reports, laid out like transformers'
+    XLMRobertaConverter (<s> <pad> </s> <unk>, the pieces, <mask>). The converter itself needs
+    protobuf >= 5 for sentencepiece 0.2.3, which unbabel-comet's protobuf < 5 pin rules out.
+    """
+    import sentencepiece as spm
+    from tokenizers import decoders, normalizers, pre_tokenizers
+    from transformers import XLMRobertaTokenizerFast
+
+    processor = spm.SentencePieceProcessor(model_file=str(spm_model))
+    pieces = [
+        (processor.id_to_piece(i), processor.get_score(i)) for i in range(4, processor.get_piece_size())
+    ]
+    vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), *pieces, ("<mask>", 0.0)]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=3, byte_fallback=False))
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(" {2,}", " ")])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    return XLMRobertaTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+    )

@@ -59,9 +59,13 @@ class Comet:
 
     @property
     def reference_free(self) -> bool:
-        return type(self.model).__name__ in {"UnifiedMetric", "ReferencelessRegression"} and not getattr(
-            self.model.hparams, "input_segments", ["mt", "src"]
-        ).__contains__("ref")
+        """CometKiwi-style models score (src, mt); UnifiedMetric is reference-free unless trained with `ref`."""
+        name = type(self.model).__name__
+        if name == "ReferencelessRegression":
+            return True
+        return name == "UnifiedMetric" and "ref" not in self.model.hparams.get(
+            "input_segments", ["mt", "src"]
+        )
 
     def score(self, pairs: pl.DataFrame) -> pl.DataFrame:
         references = pairs["reference"].to_list() if "reference" in pairs.columns else [None] * pairs.height
@@ -78,6 +82,7 @@ class Comet:
                 [rows[i] for i in usable],
                 batch_size=self.batch_size,
                 gpus=0,
+                accelerator="cpu",
                 progress_bar=False,
                 num_workers=1,
             )
