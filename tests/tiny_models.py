@@ -47,6 +47,19 @@ WORDS = [
 ]
 
 
+# Encoder-decoder sizes shared by the tiny Marian and NLLB models (about 10k parameters).
+TINY_SEQ2SEQ = {
+    "d_model": 16,
+    "encoder_layers": 1,
+    "decoder_layers": 1,
+    "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2,
+    "encoder_ffn_dim": 32,
+    "decoder_ffn_dim": 32,
+    "max_position_embeddings": 64,
+}
+
+
 def word_tokenizer(extra: list[str] | None = None, seq2seq: bool = True) -> PreTrainedTokenizerFast:
     vocab = {tok: i for i, tok in enumerate(SPECIALS + sorted(set(WORDS + (extra or []))))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
@@ -67,14 +80,7 @@ def tiny_marian(path: Path) -> Path:
     tokenizer = word_tokenizer()
     config = MarianConfig(
         vocab_size=len(tokenizer),
-        d_model=16,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
-        max_position_embeddings=64,
+        **TINY_SEQ2SEQ,
         pad_token_id=0,
         eos_token_id=1,
         decoder_start_token_id=0,
@@ -118,14 +124,7 @@ def tiny_nllb(path: Path) -> Path:
     )
     config = M2M100Config(
         vocab_size=len(tokenizer),
-        d_model=16,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
-        max_position_embeddings=64,
+        **TINY_SEQ2SEQ,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.eos_token_id,

@@ -74,7 +74,11 @@ def signals_vs_gold(warehouse: Warehouse, path: Path) -> Path:
         "UNION ALL SELECT 'combined', system, combined, chrf FROM gold_pairs"
     ).drop_nulls()
     correlations = dict(warehouse.sql("SELECT signal, spearman FROM signal_correlations").iter_rows())
-    signals = sorted(long["signal"].unique().to_list(), key=lambda s: (s != "combined", s))
+    # a signal constant on this data (e.g. no gate ever fired) has nothing to show
+    varying = (
+        long.group_by("signal").agg(pl.col("value").n_unique().alias("n")).filter(pl.col("n") > 1)["signal"]
+    )
+    signals = sorted(varying.to_list(), key=lambda s: (s != "combined", s))
     cols = 4
     rows = max(1, math.ceil(len(signals) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
