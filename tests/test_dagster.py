@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,9 +33,9 @@ def test_webserver_serves_asset_graph(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster"), "VLMFR_HOME": str(tmp_path / "home")}
     os.makedirs(env["DAGSTER_HOME"])
-    webserver = Path(sys.executable).parent / "dagster-webserver"
+    # through `make ui`'s launcher (webserver + daemon), as a user runs it
     proc = subprocess.Popen(
-        [str(webserver), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+        [sys.executable, "-m", "assets.ui", "--port", str(port)],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -60,10 +61,13 @@ def test_webserver_serves_asset_graph(tmp_path: Path) -> None:
         assert by_key["source_samples"]["groupName"] == "ingest"
         assert by_key["segments"]["description"]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)  # what `kill` or a service manager sends; Ctrl-C sends SIGINT
         try:
-            proc.wait(30)
+            exit_code = proc.wait(60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode is not None
+            raise AssertionError("the UI launcher did not stop within 60 s of SIGTERM") from None
+    assert exit_code == 0
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):  # nothing listens any more
+        s.connect(("127.0.0.1", port))
