@@ -48,6 +48,18 @@ def test_apertium_real_french_and_spans() -> None:
 
 
 @needs_apertium
+def test_apertium_pivot_keeps_a_lower_case_source_lower_case() -> None:
+    # eng-spa writes "Rojo"; read capitalised, es-fr takes it for a name and leaves it in Spanish.
+    system = create_system(MTSystemConfig("apertium", "apertium"))
+    assert system.translate(["red", "is it red?", "gray", "the shape is red."]) == [
+        "rouge",
+        "il est rouge?",
+        "gris",
+        "la forme est rouge.",
+    ]
+
+
+@needs_apertium
 def test_apertium_pipeline_restores_protected_spans(warehouse: Warehouse) -> None:
     texts = ["Open https://example.org/a?b=1 and run `ls -la` for {name}.", "What color is the shape?"]
     system = create_system(MTSystemConfig("apertium", "apertium"))

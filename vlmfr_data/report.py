@@ -70,7 +70,9 @@ GOLD = [
     ),
     (
         "Spearman correlation of each signal with gold chrF",
-        "SELECT signal, pairs, round(spearman, 3) AS spearman, p_value FROM signal_correlations",
+        "SELECT signal, pairs, round(spearman, 3) AS spearman, p_value, "
+        "CASE WHEN spearman IS NULL THEN 'constant on this data: no correlation defined' END AS note "
+        "FROM signal_correlations ORDER BY spearman DESC NULLS LAST",
     ),
     (
         "Threshold ablation (samples kept and gold precision per combined-score cut)",

@@ -8,14 +8,18 @@ One pipeline of processes per batch, one segment per line (segments never contai
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
+import sys
+import tempfile
 from functools import cached_property
 from pathlib import Path
 
 from vlmfr_data.mt.base import Availability, SystemDefaults, register_backend
 
 MODES_DIR = Path("/usr/share/apertium/modes")
+PIVOT_CASE_FILTER = Path(__file__).with_name("apertium_pivot_case.py")
 SEPARATOR = ".XQZSEP."  # an unknown word between full stops: passed through untouched, ends a sentence
 _ENDS_SENTENCE = re.compile(r"[.?!][\"'»)\]]*\s*$")
 PAIR_PACKAGES = {
@@ -70,10 +74,18 @@ class Apertium(SystemDefaults):
         except FileNotFoundError:
             out = ""
         # "sep2": segments are sentence-separated in a batch (earlier caches could be misaligned).
-        return f"{'|'.join(self.modes)} {out or 'unknown'} sep2"
+        # "case1": a lower-case source stays lower case through the pivot ("Rojo" stayed untranslated).
+        return f"{'|'.join(self.modes)} {out or 'unknown'} sep2 case1"
 
-    def command(self) -> str:
-        return " | ".join(f"apertium -u {m}" for m in self.modes)
+    def command(self, pivot_case_mask: str | None = None) -> str:
+        """The shell pipeline; with a mask file, the pivot-case filter runs between consecutive stages."""
+        stages = [f"apertium -u {m}" for m in self.modes]
+        if pivot_case_mask is None or len(stages) < 2:
+            return " | ".join(stages)
+        case_filter = " ".join(
+            shlex.quote(part) for part in (sys.executable, "-I", str(PIVOT_CASE_FILTER), pivot_case_mask)
+        )
+        return f" | {case_filter} | ".join(stages)
 
     def translate(self, texts: list[str]) -> list[str]:
         if not texts:
@@ -88,18 +100,25 @@ class Apertium(SystemDefaults):
         payload = "".join(
             f"{t}\n{SEPARATOR}\n" if sep else f"{t}\n" for t, sep in zip(texts, needs_separator, strict=True)
         )
-        result = subprocess.run(
-            ["bash", "-o", "pipefail", "-c", self.command()],
-            input=payload,
-            capture_output=True,
-            text=True,
-            timeout=self.timeout_s,
-            check=False,
+        # One mask line per payload line: separators are never touched.
+        mask = "".join(
+            ("1\n0\n" if sep else "1\n") if t[:1].islower() else ("0\n0\n" if sep else "0\n")
+            for t, sep in zip(texts, needs_separator, strict=True)
         )
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"`{self.command()}` exited {result.returncode}: {result.stderr.strip()[:500]}"
+        with tempfile.NamedTemporaryFile("w", suffix=".mask", encoding="utf-8") as mask_file:
+            mask_file.write(mask)
+            mask_file.flush()
+            command = self.command(mask_file.name)
+            result = subprocess.run(
+                ["bash", "-o", "pipefail", "-c", command],
+                input=payload,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_s,
+                check=False,
             )
+        if result.returncode != 0:
+            raise RuntimeError(f"`{command}` exited {result.returncode}: {result.stderr.strip()[:500]}")
         lines = result.stdout.split("\n")
         if lines and lines[-1] == "":
             lines.pop()

@@ -136,8 +136,10 @@ def evaluate_against_gold(
     rows = []
     for (signal,), group in long.drop_nulls(["value", "chrf"]).group_by("signal", maintain_order=True):
         constant = group["value"].n_unique() < 2 or group["chrf"].n_unique() < 2
-        rho, p = (float("nan"), float("nan")) if constant else spearmanr(group["value"], group["chrf"])
-        rows.append({"signal": signal, "pairs": group.height, "spearman": float(rho), "p_value": float(p)})
+        # A constant signal (a gate that never fired here) has no rank correlation: null, not NaN,
+        # so it sorts last and SQL reads it as missing.
+        rho, p = (None, None) if constant else (float(x) for x in spearmanr(group["value"], group["chrf"]))
+        rows.append({"signal": signal, "pairs": group.height, "spearman": rho, "p_value": p})
     correlations = pl.DataFrame(rows, schema=SIGNAL_CORRELATIONS.schema).sort(
         "spearman", descending=True, nulls_last=True
     )
