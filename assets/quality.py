@@ -59,8 +59,8 @@ def french_samples(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     store = warehouse.get()
     quality = combine_scores(store, QUALITY)
     for dataset in store.partitions("samples"):
-        french = build_french_samples(store, dataset)
-        context.log.info(f"{dataset}: {french.height} French samples")
+        rows = build_french_samples(store, dataset)
+        context.log.info(f"{dataset}: {rows} French samples")
     tiers = store.sql("SELECT * FROM tier_summary")
     best = quality.filter(quality["is_best"]).group_by("system").len().sort("system")
     return dg.MaterializeResult(

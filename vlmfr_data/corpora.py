@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from vlmfr_data.store import Warehouse
+from vlmfr_data.store import TableSpec, Warehouse, write_parquet_stream
 
 TIER_SETS: dict[str, list[str]] = {
     "high": ["high"],
@@ -29,6 +30,21 @@ TIER_SETS: dict[str, list[str]] = {
     "high+medium+low": ["high", "medium", "low"],
 }
 IMAGE_TOKEN = "<image>"
+# samples.parquet of a corpus (not a warehouse table: the schema makes an empty corpus readable too)
+CORPUS_SAMPLES = TableSpec(
+    name="corpus_samples",
+    schema={
+        "id": pl.String(),
+        "dataset": pl.String(),
+        "split": pl.String(),
+        "sample_id": pl.String(),
+        "image": pl.String(),
+        "conversations": pl.List(pl.Struct({"from": pl.String(), "value": pl.String()})),
+        "tier": pl.String(),
+        "min_combined": pl.Float64(),
+        "systems": pl.List(pl.String()),
+    },
+)
 
 
 @dataclass
@@ -74,51 +90,46 @@ def with_image_token(french: pl.DataFrame) -> pl.DataFrame:
     return french.join(conversations, on=keys, how="left")
 
 
-def export_corpus(warehouse: Warehouse, name: str, thresholds: dict[str, float]) -> CorpusReport:
+def export_corpus(
+    warehouse: Warehouse, name: str, thresholds: dict[str, float], batch_rows: int = 50_000
+) -> CorpusReport:
+    """Write one cumulative tier corpus; samples stream through in batches of `batch_rows`."""
     if name not in TIER_SETS:
         raise KeyError(f"unknown corpus {name!r}; known: {list(TIER_SETS)}")
     tiers = TIER_SETS[name]
     staging = warehouse.staging_dir(f"corpus-{name.replace('+', '_')}")
     by_dataset: dict[str, int] = {}
-    parquet_parts = []
-    with (staging / "llava.json").open("w", encoding="utf-8") as out:
-        out.write("[")
-        first = True
-        for dataset in warehouse.partitions("french_samples"):  # one dataset in memory at a time
-            french = warehouse.read("french_samples", dataset).filter(pl.col("tier").is_in(tiers))
-            if french.height == 0:
-                continue
-            french = with_image_token(french).with_columns(
-                pl.concat_str("dataset", "split", "sample_id", separator="/").alias("id")
-            )
-            records = french.select("id", "image", "conversations").write_json()
-            body = records.strip()[1:-1]
-            if body:
-                out.write(("" if first else ",") + body)
-                first = False
-            by_dataset[dataset] = french.height
-            parquet_parts.append(
-                french.select(
-                    "id",
-                    "dataset",
-                    "split",
-                    "sample_id",
-                    "image",
-                    "conversations",
-                    "tier",
-                    "min_combined",
-                    "systems",
-                )
-            )
-        out.write("]")
-    samples = pl.concat(parquet_parts) if parquet_parts else pl.DataFrame()
-    samples.write_parquet(staging / "samples.parquet")
+    by_split: dict[str, int] = {}
+    with (staging / "llava.json").open("w", encoding="utf-8") as llava:
+        llava.write("[")
+
+        def corpus_batches() -> Iterator[pl.DataFrame]:
+            """Each batch goes to llava.json as it passes, then on to samples.parquet."""
+            written = 0
+            for dataset in warehouse.partitions("french_samples"):
+                for batch in warehouse.iter_batches("french_samples", dataset, batch_rows=batch_rows):
+                    french = batch.filter(pl.col("tier").is_in(tiers))
+                    if french.height == 0:
+                        continue
+                    french = with_image_token(french).with_columns(
+                        pl.concat_str("dataset", "split", "sample_id", separator="/").alias("id")
+                    )
+                    body = french.select("id", "image", "conversations").write_json().strip()[1:-1]
+                    llava.write(("," if written else "") + body)
+                    written += french.height
+                    by_dataset[dataset] = by_dataset.get(dataset, 0) + french.height
+                    for split, count in french.group_by("split").len().iter_rows():
+                        by_split[split] = by_split.get(split, 0) + count
+                    yield french
+
+        write_parquet_stream(corpus_batches(), staging / "samples.parquet", CORPUS_SAMPLES)
+        llava.write("]")
     manifest = {
         "corpus": name,
         "tiers": tiers,
         "samples": sum(by_dataset.values()),
         "by_dataset": by_dataset,
-        "by_split": dict(samples.group_by("split").len().sort("split").iter_rows()) if samples.height else {},
+        "by_split": dict(sorted(by_split.items())),
         "thresholds": thresholds,
         "mt_systems": _mt_systems(warehouse),
         "source_datasets": _source_versions(warehouse),

@@ -110,7 +110,7 @@ class Warehouse:
         final = self.partition_dir(table, partition)
         staging = self.staging_dir(f"{table}-{partition}")
         try:
-            rows = _write_parquet_stream(_as_frames(frames), staging / "data.parquet", _TABLES.get(table))
+            rows = write_parquet_stream(_as_frames(frames), staging / "data.parquet", _TABLES.get(table))
             self.replace_dir(staging, final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -141,7 +141,7 @@ class Warehouse:
         final_dir.mkdir(parents=True, exist_ok=True)
         name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = self.tmp_dir / name
-        _write_parquet_stream([frame], tmp, _TABLES.get(table))
+        write_parquet_stream([frame], tmp, _TABLES.get(table))
         os.replace(tmp, final_dir / name)
         self.refresh_views_if_new(table)
         return final_dir / name
@@ -256,7 +256,7 @@ def _as_frames(frames: pl.DataFrame | Iterable[pl.DataFrame]) -> Iterable[pl.Dat
     return [frames] if isinstance(frames, pl.DataFrame) else frames
 
 
-def _write_parquet_stream(frames: Iterable[pl.DataFrame], path: Path, spec: TableSpec | None) -> int:
+def write_parquet_stream(frames: Iterable[pl.DataFrame], path: Path, spec: TableSpec | None) -> int:
     """Write batches to one Parquet file with a fixed schema; memory holds one batch at a time."""
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None

@@ -7,6 +7,9 @@ placement come from the sample -> segment map, so they are exactly the source's.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+
 import polars as pl
 
 from vlmfr_data.ingest import TURN_STRUCT
@@ -42,13 +45,31 @@ register_view(
 )
 
 
-def build_french_samples(warehouse: Warehouse, dataset: str) -> pl.DataFrame:
+def build_french_samples(warehouse: Warehouse, dataset: str, samples_per_batch: int = 200_000) -> int:
+    """Rebuild `dataset`'s samples in French and write them (one partition). Returns the sample count.
+
+    Samples are processed in hash buckets of about `samples_per_batch`, each written as it is done, so
+    memory follows the bucket, not the dataset (LLaVA-665k is 665,000 samples).
+    """
     best = (
-        warehouse.read("translation_quality")
+        warehouse.read("translation_quality")  # one row per distinct segment: small
         .filter(pl.col("is_best"))
         .select("segment_id", "text_fr", "tier", "combined", "system")
     )
-    pieces = warehouse.read("sample_segments", dataset)
+    total = warehouse.scan("samples", dataset).select(pl.len()).collect().item()
+    buckets = max(1, math.ceil(total / samples_per_batch))
+
+    def bucket_frames() -> Iterator[pl.DataFrame]:
+        for bucket in range(buckets):
+            in_bucket = (pl.col("sample_id").hash(seed=0) % buckets) == bucket
+            pieces = warehouse.scan("sample_segments", dataset).filter(in_bucket).collect()
+            samples = warehouse.scan("samples", dataset).filter(in_bucket).collect()
+            yield _french_samples(samples, pieces, best)
+
+    return warehouse.write_partition("french_samples", bucket_frames(), partition=dataset)
+
+
+def _french_samples(samples: pl.DataFrame, pieces: pl.DataFrame, best: pl.DataFrame) -> pl.DataFrame:
     keys = ["dataset", "split", "sample_id"]
     per_sample = (
         pieces.filter(pl.col("segment_id").is_not_null())
@@ -62,7 +83,6 @@ def build_french_samples(warehouse: Warehouse, dataset: str) -> pl.DataFrame:
         )
     )
     french_turns = rebuild_turns(pieces, best, text_column="text_fr")
-    samples = warehouse.read("samples", dataset)
     turns = (
         samples.select(*keys, "image", "turns")
         .with_columns(pl.int_ranges(pl.col("turns").list.len()).cast(pl.List(pl.Int32)).alias("turn_index"))
@@ -74,10 +94,8 @@ def build_french_samples(warehouse: Warehouse, dataset: str) -> pl.DataFrame:
         .group_by(keys, maintain_order=True)
         .agg(pl.col("image").first(), pl.struct("role", "kind", "text").alias("turns"))
     )
-    french = (
+    return (
         turns.join(per_sample, on=keys, how="left")
         .with_columns(pl.col("tier").fill_null("rejected"), pl.col("systems").fill_null([]))
         .select(list(FRENCH_SAMPLES.schema))
     )
-    warehouse.write_partition("french_samples", french, partition=dataset)
-    return french
