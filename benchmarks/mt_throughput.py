@@ -97,6 +97,11 @@ def main() -> int:
     parser.add_argument("--system", default="apertium", help="a configured MT system name")
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument(
+        "--lowercase",
+        action="store_true",
+        help="lower-case sentences (as easy-vqa): Apertium then runs its pivot-case filter between stages",
+    )
     args = parser.parse_args()
     system_config = load_config().mt_system(args.system)
     batch_size = args.batch_size or system_config.batch_size
@@ -104,7 +109,7 @@ def main() -> int:
     if not system.availability().ok:
         print(f"{args.system}: {system.availability()}")
         return 1
-    texts = sentences(args.n)
+    texts = [t.lower() for t in sentences(args.n)] if args.lowercase else sentences(args.n)
     segments = segments_from_texts(texts)
     with tempfile.TemporaryDirectory() as tmp:
         if system.backend == "apertium":

@@ -108,7 +108,8 @@ class Apertium(SystemDefaults):
         with tempfile.NamedTemporaryFile("w", suffix=".mask", encoding="utf-8") as mask_file:
             mask_file.write(mask)
             mask_file.flush()
-            command = self.command(mask_file.name)
+            # no lower-case source in the batch: no filter process in the pipe
+            command = self.command(mask_file.name if "1" in mask else None)
             result = subprocess.run(
                 ["bash", "-o", "pipefail", "-c", command],
                 input=payload,
