@@ -105,7 +105,6 @@ def export_corpus(
 
         def corpus_batches() -> Iterator[pl.DataFrame]:
             """Each batch goes to llava.json as it passes, then on to samples.parquet."""
-            written = 0
             for dataset in warehouse.partitions("french_samples"):
                 for batch in warehouse.iter_batches("french_samples", dataset, batch_rows=batch_rows):
                     french = batch.filter(pl.col("tier").is_in(tiers))
@@ -115,8 +114,7 @@ def export_corpus(
                         pl.concat_str("dataset", "split", "sample_id", separator="/").alias("id")
                     )
                     body = french.select("id", "image", "conversations").write_json().strip()[1:-1]
-                    llava.write(("," if written else "") + body)
-                    written += french.height
+                    llava.write(("," if by_dataset else "") + body)  # a comma after the first batch
                     by_dataset[dataset] = by_dataset.get(dataset, 0) + french.height
                     for split, count in french.group_by("split").len().iter_rows():
                         by_split[split] = by_split.get(split, 0) + count

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
 from functools import cached_property
 from pathlib import Path
 
@@ -100,16 +101,23 @@ class Apertium(SystemDefaults):
         payload = "".join(
             f"{t}\n{SEPARATOR}\n" if sep else f"{t}\n" for t, sep in zip(texts, needs_separator, strict=True)
         )
-        # One mask line per payload line: separators are never touched.
-        mask = "".join(
-            ("1\n0\n" if sep else "1\n") if t[:1].islower() else ("0\n0\n" if sep else "0\n")
-            for t, sep in zip(texts, needs_separator, strict=True)
-        )
-        with tempfile.NamedTemporaryFile("w", suffix=".mask", encoding="utf-8") as mask_file:
-            mask_file.write(mask)
-            mask_file.flush()
-            # no lower-case source in the batch: no filter process in the pipe
-            command = self.command(mask_file.name if "1" in mask else None)
+        lower_case = [t[:1].islower() for t in texts]
+        with ExitStack() as stack:
+            mask_path = None
+            if any(lower_case):  # else no filter process in the pipe
+                # one mask line per payload line; separator lines are never touched
+                mask_file = stack.enter_context(
+                    tempfile.NamedTemporaryFile("w", suffix=".mask", encoding="utf-8")
+                )
+                mask_file.write(
+                    "".join(
+                        ("1\n" if low else "0\n") + ("0\n" if sep else "")
+                        for low, sep in zip(lower_case, needs_separator, strict=True)
+                    )
+                )
+                mask_file.flush()
+                mask_path = mask_file.name
+            command = self.command(mask_path)
             result = subprocess.run(
                 ["bash", "-o", "pipefail", "-c", command],
                 input=payload,
