@@ -188,7 +188,7 @@ def test_bad_records_are_quarantined_and_the_rest_loads(
 
 
 def test_unknown_format_and_missing_path_are_clear_errors() -> None:
-    with pytest.raises(KeyError, match="unknown dataset format 'parquetz'; known formats"):
+    with pytest.raises(KeyError, match="unknown dataset format 'parquetz'; known: coco_captions, easy_vqa"):
         list(iter_samples(DatasetConfig("x", "parquetz")))
     with pytest.raises(ValueError, match="needs paths.json"):
         list(iter_samples(DatasetConfig("x", "llava")))

@@ -80,7 +80,7 @@ def test_unavailable_backend_says_why(warehouse: Warehouse) -> None:
     assert warehouse.sql("SELECT count(*) FROM translations").item() == 0
     broken = create_system(MTSystemConfig("apx", "apertium", {"modes": ["eng-xxx"]}))
     assert "eng-xxx" in broken.availability().reason or "not installed" in broken.availability().reason
-    with pytest.raises(KeyError, match="unknown backend 'nmt9000'"):
+    with pytest.raises(KeyError, match="unknown MT backend 'nmt9000'; known: apertium"):
         create_system(MTSystemConfig("x", "nmt9000"))
 
 

@@ -17,7 +17,7 @@ from vlmfr_data.corpora import export_corpus
 from vlmfr_data.ingest import ingest_dataset
 from vlmfr_data.mt import create_system
 from vlmfr_data.mt.run import TRANSLATIONS, translate_segments
-from vlmfr_data.quality import create_signal
+from vlmfr_data.quality import SIGNALS
 from vlmfr_data.quality.base import PAIRS_SCHEMA
 from vlmfr_data.quality.config import QualityConfig
 from vlmfr_data.quality.gold import evaluate_against_gold, load_gold
@@ -52,14 +52,14 @@ ENGLISH_COPY = ("What color is the shape in the image?", "What color is the shap
 
 
 def test_lid_rejects_an_english_copy_and_skips_one_word_answers() -> None:
-    scores = create_signal("lid_french").score(pairs(GOOD, ENGLISH_COPY, ("no", "non")))
+    scores = SIGNALS.create("lid_french").score(pairs(GOOD, ENGLISH_COPY, ("no", "non")))
     assert scores["score"][0] > 0.9 and scores["gate"][0] is None
     assert scores["score"][1] < 0.1 and scores["gate"][1] == "wrong_language"
     assert scores["score"][2] is None and scores["gate"][2] is None  # "non" reads as Italian to fastText
 
 
 def test_language_leakage_finds_spanish_words() -> None:
-    scores = create_signal("language_leakage").score(
+    scores = SIGNALS.create("language_leakage").score(
         pairs(GOOD, ("Is there a rectangle?", "Il est là un rectángulo ?"))
     )
     assert scores["value"][0] == 0.0
@@ -68,7 +68,7 @@ def test_language_leakage_finds_spanish_words() -> None:
 
 @needs_apertium
 def test_french_lexicon_flags_unknown_words() -> None:
-    scores = create_signal("french_lexicon").score(
+    scores = SIGNALS.create("french_lexicon").score(
         pairs(GOOD, ("teal", "teal"), ("what", "Le schape eit tbe cata."))
     )
     assert scores["score"][0] == 1.0
@@ -77,7 +77,7 @@ def test_french_lexicon_flags_unknown_words() -> None:
 
 
 def test_use_similarity_separates_translation_from_unrelated() -> None:
-    scores = create_signal("use_similarity").score(
+    scores = SIGNALS.create("use_similarity").score(
         pairs(GOOD, (GOOD[0], "Le chien court dans le parc en hiver."))
     )
     assert scores["score"][0] > 0.6 > 0.3 > scores["score"][1]
@@ -85,7 +85,7 @@ def test_use_similarity_separates_translation_from_unrelated() -> None:
 
 @needs_apertium
 def test_round_trip_chrf_prefers_the_faithful_translation() -> None:
-    scores = create_signal("round_trip_chrf").score(pairs(GOOD, (GOOD[0], "Le chien court dans le parc.")))
+    scores = SIGNALS.create("round_trip_chrf").score(pairs(GOOD, (GOOD[0], "Le chien court dans le parc.")))
     assert scores["value"][0] > scores["value"][1] + 20
     assert "image" in scores["detail"][0].lower()  # the back-translation itself is kept
 
@@ -98,28 +98,28 @@ def test_heuristics_gate_broken_image_empty_and_copies() -> None:
         ("rectangle", "rectangle"),
         GOOD,
     )
-    spans = create_signal("spans_intact").score(frame)
+    spans = SIGNALS.create("spans_intact").score(frame)
     assert spans["gate"].to_list() == ["broken_spans", None, None, None, None]
-    assert create_signal("empty_output").score(frame)["gate"].to_list() == [
+    assert SIGNALS.create("empty_output").score(frame)["gate"].to_list() == [
         None,
         "empty_output",
         None,
         None,
         None,
     ]
-    copy = create_signal("source_copy").score(frame)["gate"].to_list()
+    copy = SIGNALS.create("source_copy").score(frame)["gate"].to_list()
     assert copy == [None, None, "copy_of_source", None, None]  # a one-word copy ("rectangle") is legitimate
-    rep = create_signal("repetition").score(
+    rep = SIGNALS.create("repetition").score(
         pairs(("x", "le le le chat"), ("x", "d'e-t-il a-t-il d'e-t-il a-t-il d'e-t-il"))
     )
     assert rep["value"][0] == 1.0 and rep["value"][1] > 0.3
-    ratio = create_signal("length_ratio").score(pairs(GOOD, (GOOD[0], "Oui."), ("yes", "oui")))
+    ratio = SIGNALS.create("length_ratio").score(pairs(GOOD, (GOOD[0], "Oui."), ("yes", "oui")))
     assert ratio["score"][0] > 0.8 > 0.2 > ratio["score"][1] and ratio["score"][2] is None
 
 
 def test_comet_is_skipped_with_a_reason_without_checkpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VLMFR_COMET_CHECKPOINT", raising=False)
-    availability = create_signal("comet").availability()
+    availability = SIGNALS.create("comet").availability()
     assert not availability.ok and "no COMET checkpoint configured" in availability.reason
 
 
@@ -312,7 +312,7 @@ def test_comet_real_loading_and_scoring_path_on_a_tiny_checkpoint(tmp_path: Path
     from tests.tiny_models import tiny_comet_checkpoint
 
     checkpoint = tiny_comet_checkpoint(tmp_path / "tiny-cometkiwi")
-    signal = create_signal("comet", checkpoint=str(checkpoint))
+    signal = SIGNALS.create("comet", checkpoint=str(checkpoint))
     assert signal.availability().ok and signal.version.startswith("tiny-cometkiwi:")
     scores = signal.score(pairs(GOOD, ENGLISH_COPY, ("yes", "oui")))
     assert signal.reference_free and type(signal.model).__name__ == "ReferencelessRegression"

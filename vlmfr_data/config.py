@@ -48,6 +48,9 @@ class ProjectConfig:
     mt_systems: list[MTSystemConfig]
     # The `[quality]` table of the TOML file (signals, weights, thresholds); see quality.config.QualityConfig.
     quality: dict[str, Any] = field(default_factory=dict)
+    # `[training]` and `[evaluation]` tables, parsed by their own packages (training.config, evaluation).
+    training: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
 
     def dataset(self, name: str) -> DatasetConfig:
         for ds in self.datasets:
@@ -109,4 +112,10 @@ def load_config(path: Path | None = None) -> ProjectConfig:
     base = default_config()
     datasets = [DatasetConfig(**d) for d in raw.get("datasets", [])] or base.datasets
     systems = [MTSystemConfig(**s) for s in raw.get("mt_systems", [])] or base.mt_systems
-    return ProjectConfig(datasets=datasets, mt_systems=systems, quality=raw.get("quality", {}))
+    return ProjectConfig(
+        datasets=datasets,
+        mt_systems=systems,
+        quality=raw.get("quality", {}),
+        training=raw.get("training", {}),
+        evaluation=raw.get("evaluation", {}),
+    )

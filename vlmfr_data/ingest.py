@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from vlmfr_data.config import DatasetConfig
-from vlmfr_data.datasets import get_format
+from vlmfr_data.datasets import FORMATS
 from vlmfr_data.datasets.base import QUARANTINE_SCHEMA, RAW_TURN_SCHEMA, RawBatch
 from vlmfr_data.store import TableSpec, Warehouse, register_table
 
@@ -161,7 +161,7 @@ def iter_samples(
     config: DatasetConfig, batch_records: int = 5000
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """(samples, quarantine) batches for every split of one dataset. Usable from a notebook."""
-    fmt = get_format(config.format)
+    fmt = FORMATS.create(config.format)
     for split in fmt.splits(config):
         validate = _Validator(config.name, split)
         for batch in fmt.batches(config, split, batch_records):

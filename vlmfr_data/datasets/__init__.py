@@ -1,6 +1,5 @@
-"""Dataset formats. Importing this package registers every built-in format."""
+"""Dataset formats: one module per format, registered (lazily) in `base.FORMATS`."""
 
-from vlmfr_data.datasets import coco_captions, easy_vqa, llava, vqav2  # noqa: F401  (registration)
-from vlmfr_data.datasets.base import DatasetFormat, RawBatch, format_names, get_format, register_format
+from vlmfr_data.datasets.base import FORMATS, DatasetFormat, RawBatch
 
-__all__ = ["DatasetFormat", "RawBatch", "format_names", "get_format", "register_format"]
+__all__ = ["FORMATS", "DatasetFormat", "RawBatch"]

@@ -9,7 +9,7 @@ vectorised, in `vlmfr_data.ingest`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from vlmfr_data.config import DatasetConfig
+from vlmfr_data.registry import Registry
 
 RAW_TURN_SCHEMA: dict[str, pl.DataType] = {
     "sample_id": pl.String(),
@@ -63,25 +64,16 @@ class DatasetFormat(Protocol):
     def batches(self, config: DatasetConfig, split: str, batch_records: int) -> Iterator[RawBatch]: ...
 
 
-_FORMATS: dict[str, Callable[[], DatasetFormat]] = {}
-
-
-def register_format(name: str) -> Callable[[type], type]:
-    def decorate(cls: type) -> type:
-        _FORMATS[name] = cls
-        return cls
-
-    return decorate
-
-
-def get_format(name: str) -> DatasetFormat:
-    if name not in _FORMATS:
-        raise KeyError(f"unknown dataset format {name!r}; known formats: {sorted(_FORMATS)}")
-    return _FORMATS[name]()
-
-
-def format_names() -> list[str]:
-    return sorted(_FORMATS)
+# Adding a format is one new module plus one line here (or `FORMATS.register` from your own code).
+FORMATS: Registry[DatasetFormat] = Registry(
+    "dataset format",
+    entries={
+        "coco_captions": "vlmfr_data.datasets.coco_captions:CocoCaptions",
+        "easy_vqa": "vlmfr_data.datasets.easy_vqa:EasyVQA",
+        "llava": "vlmfr_data.datasets.llava:LlavaConversations",
+        "vqav2": "vlmfr_data.datasets.vqav2:VQAv2",
+    },
+)
 
 
 # ------------------------------------------------------------------ helpers shared by JSON formats

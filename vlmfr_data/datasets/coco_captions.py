@@ -15,12 +15,10 @@ from vlmfr_data.datasets.base import (
     has_bad_bytes,
     image_path,
     load_json,
-    register_format,
     resolve_files,
 )
 
 
-@register_format("coco_captions")
 class CocoCaptions:
     """`paths.annotations`: captions_*.json (`{split}` filled in); `paths.image_root`: the image folder."""
 

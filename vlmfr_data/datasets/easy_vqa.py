@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vlmfr_data.config import DatasetConfig
-from vlmfr_data.datasets.base import RawBatch, register_format
+from vlmfr_data.datasets.base import RawBatch
 
 
-@register_format("easy_vqa")
 class EasyVQA:
     name = "easy_vqa"
 

@@ -15,12 +15,10 @@ from vlmfr_data.datasets.base import (
     image_path,
     load_json,
     read_json_text,
-    register_format,
     resolve_files,
 )
 
 
-@register_format("llava")
 class LlavaConversations:
     """`paths.json`: file(s) or globs (`{split}` filled in); `paths.image_root`: where images live."""
 

@@ -15,14 +15,12 @@ from vlmfr_data.datasets.base import (
     has_bad_bytes,
     image_path,
     load_json,
-    register_format,
     resolve_files,
 )
 
 DEFAULT_IMAGE_PATTERN = "COCO_{split}2014_{image_id:012d}.jpg"
 
 
-@register_format("vqav2")
 class VQAv2:
     """`paths.questions`, `paths.annotations`, `paths.image_root`, optional `paths.image_pattern`."""
 

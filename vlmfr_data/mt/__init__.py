@@ -1,6 +1,7 @@
-"""MT systems. Importing this package registers every built-in backend."""
+"""MT systems: one module per backend, registered (lazily) in `base.BACKENDS`; importing this package
+imports no engine (hf_causal pulls torch only when a system of that backend is created)."""
 
-from vlmfr_data.mt import apertium, ctranslate2_backend, hf_causal, hf_seq2seq  # noqa: F401  (registration)
-from vlmfr_data.mt.base import Availability, BackendUnavailable, MTSystem, backend_names, create_system
+from vlmfr_data.mt.base import BACKENDS, BackendUnavailable, MTSystem, create_system
+from vlmfr_data.registry import Availability
 
-__all__ = ["Availability", "BackendUnavailable", "MTSystem", "backend_names", "create_system"]
+__all__ = ["BACKENDS", "Availability", "BackendUnavailable", "MTSystem", "create_system"]

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from functools import cached_property
 from pathlib import Path
 
-from vlmfr_data.mt.base import Availability, SystemDefaults, register_backend
+from vlmfr_data.mt.base import Availability, SystemDefaults
 
 MODES_DIR = Path("/usr/share/apertium/modes")
 PIVOT_CASE_FILTER = Path(__file__).with_name("apertium_pivot_case.py")
@@ -31,7 +31,6 @@ PAIR_PACKAGES = {
 }
 
 
-@register_backend("apertium")
 class Apertium(SystemDefaults):
     backend = "apertium"
 

@@ -1,29 +1,19 @@
 """The MT-system extension point: one protocol, a registry, and the availability report.
 
 Adding an MT system is one new module: a class with the attributes below, decorated with
-`@register_backend("name")`, constructed from `MTSystemConfig.options`. A system whose model or binary
+an entry in `BACKENDS` below, constructed from `MTSystemConfig.options`. A system whose model or binary
 is missing says so in `availability()` (why, and how to install) and the pipeline goes on without it;
 it never invents output.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from vlmfr_data.config import MTSystemConfig
+from vlmfr_data.registry import Availability, Registry, UnknownEntry
 
 DEFAULT_MASKED_KINDS = frozenset({"special", "url", "code", "placeholder"})
-
-
-@dataclass(frozen=True)
-class Availability:
-    ok: bool
-    reason: str = ""
-
-    def __str__(self) -> str:
-        return "available" if self.ok else f"unavailable: {self.reason}"
 
 
 class BackendUnavailable(RuntimeError):
@@ -53,28 +43,25 @@ class MTSystem(Protocol):
         ...
 
 
-_BACKENDS: dict[str, Callable[..., MTSystem]] = {}
-
-
-def register_backend(name: str) -> Callable[[type], type]:
-    def decorate(cls: type) -> type:
-        _BACKENDS[name] = cls
-        return cls
-
-    return decorate
-
-
-def backend_names() -> list[str]:
-    return sorted(_BACKENDS)
+# The registry key is the backend; `name` stays the configured system's name. Modules load on first use
+# (hf_causal imports torch), so listing backends is free.
+BACKENDS: Registry[MTSystem] = Registry(
+    "MT backend",
+    name_attr="backend",
+    entries={
+        "apertium": "vlmfr_data.mt.apertium:Apertium",
+        "ctranslate2": "vlmfr_data.mt.ctranslate2_backend:CTranslate2",
+        "hf_causal": "vlmfr_data.mt.hf_causal:HFCausal",
+        "hf_seq2seq": "vlmfr_data.mt.hf_seq2seq:HFSeq2Seq",
+    },
+)
 
 
 def create_system(config: MTSystemConfig) -> MTSystem:
-    if config.backend not in _BACKENDS:
-        raise KeyError(
-            f"MT system {config.name!r}: unknown backend {config.backend!r}; known: {backend_names()}"
-        )
+    if config.backend not in BACKENDS and ":" not in config.backend:
+        raise UnknownEntry(f"MT system {config.name!r}: {BACKENDS.unknown(config.backend)}")
     try:
-        return _BACKENDS[config.backend](name=config.name, **config.options)
+        return BACKENDS.create(config.backend, name=config.name, **config.options)
     except TypeError as exc:
         raise TypeError(
             f"MT system {config.name!r} (backend {config.backend!r}): bad options: {exc}"

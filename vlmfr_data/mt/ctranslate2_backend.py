@@ -11,11 +11,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from vlmfr_data.mt.base import Availability, SystemDefaults, register_backend
+from vlmfr_data.mt.base import Availability, SystemDefaults
 from vlmfr_data.mt.hf_common import fingerprint
 
 
-@register_backend("ctranslate2")
 class CTranslate2(SystemDefaults):
     backend = "ctranslate2"
 

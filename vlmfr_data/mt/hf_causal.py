@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from vlmfr_data.config import vlmfr_home
-from vlmfr_data.mt.base import Availability, SystemDefaults, register_backend
+from vlmfr_data.mt.base import Availability, SystemDefaults
 from vlmfr_data.mt.hf_common import fingerprint, local_availability, resolve_local, set_threads
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,6 @@ TOKENIZER_FIX = "bpe1"  # bump when the converted-tokenizer repair changes, to r
 _ECHO = re.compile(r"^\s*(?:french|français|translation)\s*:\s*", re.IGNORECASE)
 
 
-@register_backend("hf_causal")
 class HFCausal(SystemDefaults):
     backend = "hf_causal"
 

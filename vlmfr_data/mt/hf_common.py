@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from vlmfr_data.mt.base import Availability
+from vlmfr_data.registry import Availability
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 

@@ -9,14 +9,13 @@ from typing import Any
 
 import torch
 
-from vlmfr_data.mt.base import Availability, SystemDefaults, register_backend
+from vlmfr_data.mt.base import Availability, SystemDefaults
 from vlmfr_data.mt.hf_common import fingerprint, local_availability, resolve_local, set_threads
 
 # Default codes per family for English -> French.
 NLLB_CODES = {"en": "eng_Latn", "fr": "fra_Latn"}
 
 
-@register_backend("hf_seq2seq")
 class HFSeq2Seq(SystemDefaults):
     backend = "hf_seq2seq"
 

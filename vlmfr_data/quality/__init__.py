@@ -1,6 +1,5 @@
-"""Quality signals. Importing this package registers every built-in signal."""
+"""Quality signals: one module per signal, registered (lazily) in `base.SIGNALS`."""
 
-from vlmfr_data.quality import comet, heuristics, lexicon, lid, round_trip, similarity  # noqa: F401  (registration)
-from vlmfr_data.quality.base import QualitySignal, create_signal, register_signal, signal_names
+from vlmfr_data.quality.base import SIGNALS, QualitySignal
 
-__all__ = ["QualitySignal", "create_signal", "register_signal", "signal_names"]
+__all__ = ["SIGNALS", "QualitySignal"]

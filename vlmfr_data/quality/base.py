@@ -8,12 +8,11 @@ e.g. language ID on a one-word answer). A signal may also raise a hard `gate` (w
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import polars as pl
 
-from vlmfr_data.mt.base import Availability
+from vlmfr_data.registry import Availability, Registry
 
 # Input columns every signal may use.
 PAIRS_SCHEMA: dict[str, pl.DataType] = {
@@ -50,26 +49,22 @@ class QualitySignal(Protocol):
         ...
 
 
-_SIGNALS: dict[str, Callable[..., QualitySignal]] = {}
-
-
-def register_signal(name: str) -> Callable[[type], type]:
-    def decorate(cls: type) -> type:
-        cls.name = name
-        _SIGNALS[name] = cls
-        return cls
-
-    return decorate
-
-
-def signal_names() -> list[str]:
-    return sorted(_SIGNALS)
-
-
-def create_signal(name: str, **options: Any) -> QualitySignal:
-    if name not in _SIGNALS:
-        raise KeyError(f"unknown quality signal {name!r}; known: {signal_names()}")
-    return _SIGNALS[name](**options)
+SIGNALS: Registry[QualitySignal] = Registry(
+    "quality signal",
+    entries={
+        "comet": "vlmfr_data.quality.comet:Comet",
+        "empty_output": "vlmfr_data.quality.heuristics:EmptyOutput",
+        "french_lexicon": "vlmfr_data.quality.lexicon:FrenchLexicon",
+        "language_leakage": "vlmfr_data.quality.lid:LanguageLeakage",
+        "length_ratio": "vlmfr_data.quality.heuristics:LengthRatio",
+        "lid_french": "vlmfr_data.quality.lid:FrenchLID",
+        "repetition": "vlmfr_data.quality.heuristics:Repetition",
+        "round_trip_chrf": "vlmfr_data.quality.round_trip:RoundTripChrF",
+        "source_copy": "vlmfr_data.quality.heuristics:SourceCopy",
+        "spans_intact": "vlmfr_data.quality.heuristics:SpansIntact",
+        "use_similarity": "vlmfr_data.quality.similarity:USESimilarity",
+    },
+)
 
 
 def scores_frame(

@@ -17,11 +17,10 @@ from typing import Any
 
 import polars as pl
 
-from vlmfr_data.mt.base import Availability
-from vlmfr_data.quality.base import register_signal, scores_frame
+from vlmfr_data.registry import Availability
+from vlmfr_data.quality.base import scores_frame
 
 
-@register_signal("comet")
 class Comet:
     description = (
         "value = COMET / CometKiwi segment score (model-dependent, ~0..1); score = value clipped to [0, 1]"

@@ -64,11 +64,11 @@ class QualityConfig:
         t = self.thresholds
         if not (set(t) == {"high", "medium", "low"} and t["high"] >= t["medium"] >= t["low"]):
             raise ValueError(f"quality thresholds must be high >= medium >= low, got {t}")
-        from vlmfr_data.quality import signal_names  # the registry; imported here to avoid a cycle
+        from vlmfr_data.quality.base import SIGNALS  # the registry; imported here to avoid a cycle
 
-        unknown = (set(self.weights) | set(self.signals)) - set(signal_names())
+        unknown = (set(self.weights) | set(self.signals)) - set(SIGNALS.names())
         if unknown:
-            raise ValueError(f"unknown quality signals {sorted(unknown)}; known: {signal_names()}")
+            raise ValueError(f"unknown quality signals {sorted(unknown)}; known: {SIGNALS.names()}")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> QualityConfig:

@@ -6,14 +6,13 @@ import math
 
 import polars as pl
 
-from vlmfr_data.quality.base import Static, register_signal, scores_frame
+from vlmfr_data.quality.base import Static, scores_frame
 
 # French runs about 15% longer than English in characters; scores fall off in log space around that.
 FR_EN_LENGTH_RATIO = 1.15
 MIN_CHARS_FOR_LENGTH = 12  # below this ("yes" -> "oui") the ratio says nothing
 
 
-@register_signal("length_ratio")
 class LengthRatio(Static):
     description = (
         "value = chars(fr) / chars(en) (0..inf); score = 1 - |ln(value / 1.15)| / ln 3, clipped to [0, 1] "
@@ -32,7 +31,6 @@ class LengthRatio(Static):
         return scores_frame(ratio, scores)
 
 
-@register_signal("spans_intact")
 class SpansIntact(Static):
     description = (
         "value = 1 if every protected span (`<image>` and other special tokens, URLs, code, placeholders, "
@@ -50,7 +48,6 @@ class SpansIntact(Static):
         return scores_frame(value, value, gates)
 
 
-@register_signal("source_copy")
 class SourceCopy(Static):
     description = (
         "value = 1 if the output equals the source (case and spacing ignored), else 0; gate 'copy_of_source' "
@@ -68,7 +65,6 @@ class SourceCopy(Static):
         return scores_frame(value, [1.0 - v for v in value], gates)
 
 
-@register_signal("repetition")
 class Repetition(Static):
     description = (
         "value = share of word trigrams that repeat an earlier trigram, plus a word repeated 3+ times in a "
@@ -86,7 +82,6 @@ class Repetition(Static):
         return scores_frame(values, [1.0 - v for v in values])
 
 
-@register_signal("empty_output")
 class EmptyOutput(Static):
     description = "value = 1 if the translation is empty or only punctuation, else 0; gate 'empty_output'"
 

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import polars as pl
 
-from vlmfr_data.mt.base import Availability
-from vlmfr_data.quality.base import register_signal, scores_frame
+from vlmfr_data.registry import Availability
+from vlmfr_data.quality.base import scores_frame
 
 ANALYSER = Path("/usr/share/apertium/apertium-fr-es/fr-es.automorf.bin")
 _LEXICAL_UNIT = re.compile(r"\^((?:\\.|[^/$\\])*)/((?:\\.|[^$\\])*)\$")
 _STREAM_SPECIAL = re.compile(r"([\^$/<>{}\[\]\\@*#+~])")
 
 
-@register_signal("french_lexicon")
 class FrenchLexicon:
     description = (
         "value = share of words (with letters) known to Apertium's French analyser (0..1); score = value; "

@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from vlmfr_data.mt.base import Availability
-from vlmfr_data.quality.base import register_signal, scores_frame
+from vlmfr_data.registry import Availability
+from vlmfr_data.quality.base import scores_frame
 
 # Letters French does not use but Spanish/Portuguese/Italian do: a word with one is a leak.
 _FOREIGN_LETTERS = re.compile(r"[áíóúñ¿¡ãõì]")
@@ -66,7 +66,6 @@ def _foreign_by_lid(labels: list[str], probs: list[float], min_prob: float) -> b
     return labels[0] != "fr" and probs[0] >= min_prob and p_fr < 0.05
 
 
-@register_signal("lid_french")
 class FrenchLID(_FastTextLID):
     description = (
         "value = P(fr) from fastText lid.176 (0..1); score = value; null under 3 words; "
@@ -92,7 +91,6 @@ class FrenchLID(_FastTextLID):
         return scores_frame(p_fr, score, gate, top)
 
 
-@register_signal("language_leakage")
 class LanguageLeakage(_FastTextLID):
     description = (
         "value = share of words (4+ letters) that are not French: a letter French never uses (á í ó ú ñ), "

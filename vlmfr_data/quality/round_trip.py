@@ -12,7 +12,7 @@ from sacrebleu.metrics import CHRF
 from vlmfr_data.config import MTSystemConfig
 from vlmfr_data.mt import create_system
 from vlmfr_data.mt.base import Availability, MTSystem
-from vlmfr_data.quality.base import register_signal, scores_frame
+from vlmfr_data.quality.base import scores_frame
 
 DEFAULT_BACK_TRANSLATION = {
     "name": "apertium_fr_en",
@@ -21,7 +21,6 @@ DEFAULT_BACK_TRANSLATION = {
 }
 
 
-@register_signal("round_trip_chrf")
 class RoundTripChrF:
     description = "value = chrF(back-translation, source) (0..100, sacrebleu chrF2); score = value / 100"
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from vlmfr_data.quality.base import PAIRS_SCHEMA, QualitySignal, create_signal
+from vlmfr_data.quality.base import PAIRS_SCHEMA, SIGNALS, QualitySignal
 from vlmfr_data.quality.config import QualityConfig
 from vlmfr_data.store import TableSpec, Warehouse, register_table
 
@@ -107,7 +107,7 @@ def translation_pairs(warehouse: Warehouse) -> pl.DataFrame:
 
 
 def build_signals(config: QualityConfig) -> list[QualitySignal]:
-    return [create_signal(name, **options) for name, options in config.signals.items()]
+    return [SIGNALS.create(name, **options) for name, options in config.signals.items()]
 
 
 def score_translations(warehouse: Warehouse, config: QualityConfig, batch_rows: int = 5000) -> ScoringReport:

