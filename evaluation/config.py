@@ -1,0 +1,94 @@
+"""The `[evaluation]` table of vlmfr.toml, parsed with documented defaults.
+
+    [evaluation]
+    benchmarks = ["easy_vqa_en", "easy_vqa_fr_gold"]   # default: these two + easy_vqa_fr_<system> per MT system
+    limit = 0                    # evaluate only the first N items of each benchmark (0 = all)
+    batch_size = 256             # questions per Predictor.answer call
+    bootstrap = 1000             # bootstrap resamples for the 95% interval
+    latency_samples = 16         # items timed one by one (batch 1) for the latency split
+    sweep_cuts = [0.6, 0.8]      # combined-score cuts of the threshold sweep (one Dagster partition each)
+    sweep_steps = 60             # LoRA steps per sweep model (the demo keeps this small)
+    sweep_method = "lora"
+    sweep_options = {}           # extra keyword options for training.train.train_on_corpus
+
+    [evaluation.translate_test.apertium]   # the FR->EN system used with the EN->FR system "apertium"
+    backend = "apertium"
+    options = { modes = ["fr-es", "spa-eng"] }
+
+Translate-test runs for every configured MT system that has a way back: Apertium (pivot `fr-es` then
+`spa-eng`) and prompted causal LMs (`hf_causal`, few-shot examples reversed) get one by default; any other
+system (a Marian en-fr model, say) needs its FR->EN partner named under `[evaluation.translate_test.<name>]`,
+or `false` there to skip it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vlmfr_data.config import MTSystemConfig, ProjectConfig
+
+DEFAULT_SWEEP_CUTS = [0.6, 0.8]
+
+
+@dataclass
+class EvaluationConfig:
+    benchmarks: list[str] | None = None  # None = easy_vqa_en, easy_vqa_fr_gold, easy_vqa_fr_<each system>
+    limit: int = 0
+    batch_size: int = 256
+    bootstrap: int = 1000
+    seed: int = 0
+    latency_samples: int = 16
+    sweep_cuts: list[float] = field(default_factory=lambda: list(DEFAULT_SWEEP_CUTS))
+    sweep_steps: int = 60
+    sweep_method: str = "lora"
+    sweep_options: dict[str, Any] = field(default_factory=dict)
+    # EN->FR system name -> FR->EN system spec ({backend, options}) or False to skip that system
+    translate_test: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> EvaluationConfig:
+        raw = dict(raw or {})
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"[evaluation]: unknown keys {unknown}; known: {sorted(known)}")
+        if "sweep_cuts" in raw:
+            raw["sweep_cuts"] = sorted({round(float(c), 4) for c in raw["sweep_cuts"]})
+        return cls(**raw)
+
+    @classmethod
+    def from_project(cls, project: ProjectConfig) -> EvaluationConfig:
+        return cls.from_dict(project.evaluation)
+
+
+def backward_system(forward: MTSystemConfig, override: Any = None) -> MTSystemConfig | None:
+    """The FR->EN partner of an EN->FR MT system, or None when there is none (the reason is in the docs).
+
+    `override` is the `[evaluation.translate_test.<system>]` entry: a dict {backend, options, batch_size},
+    or False to skip the system.
+    """
+    name = f"{forward.name}_fr_en"
+    if override is False:
+        return None
+    if isinstance(override, dict):
+        return MTSystemConfig(
+            name=override.get("name", name),
+            backend=override.get("backend", forward.backend),
+            options=dict(override.get("options", {})),
+            batch_size=int(override.get("batch_size", forward.batch_size)),
+        )
+    if forward.backend == "apertium":
+        return MTSystemConfig(
+            name=name,
+            backend="apertium",
+            options={"modes": ["fr-es", "spa-eng"], "source_lang": "fr", "target_lang": "en"},
+            batch_size=forward.batch_size,
+        )
+    if forward.backend == "hf_causal":
+        # Same model, prompted the other way: the few-shot pairs are reversed; the languages are set on
+        # the created system (see translate_test.create_backward).
+        return MTSystemConfig(
+            name=name, backend="hf_causal", options=dict(forward.options), batch_size=forward.batch_size
+        )
+    return None

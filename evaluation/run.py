@@ -1,0 +1,181 @@
+"""Evaluate a system on a benchmark: cached predictions, exact match after normalisation, bootstrap
+interval, per-question-type accuracy, one `evaluations` row.
+
+Predictions are cached per (model, benchmark) partition of `eval_predictions`: when the model version and
+the benchmark version (items + normaliser) match and every item is there, a re-run scores the stored
+predictions instead of running the model again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+
+from evaluation.benchmarks import BENCHMARKS, Benchmark
+from evaluation.tables import EVAL_PREDICTIONS, EVALUATIONS
+from vlmfr_data.store import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvaluationResult:
+    row: dict
+    predictions: pl.DataFrame
+    cached: bool
+
+
+def partition_name(model: str, benchmark: str) -> str:
+    """A partition folder name for (model, benchmark): model names hold ':' and '+' (tier sets)."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", f"{benchmark}__{model}")
+
+
+def bootstrap_interval(correct: np.ndarray, resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the accuracy.
+
+    Resampling n items with replacement from k correct ones draws Binomial(n, k/n) correct answers, so
+    the resampled accuracies are drawn from that directly: the same distribution, n times less work.
+    """
+    n = len(correct)
+    if n == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    accuracies = rng.binomial(n, float(correct.mean()), size=resamples) / n
+    low, high = np.percentile(accuracies, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def score_predictions(benchmark: Benchmark, items: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
+    """Join predictions to items; normalise answers (each distinct string once) and mark exact matches."""
+    normalize = benchmark.normalize
+    joined = items.join(predictions, on="item_id", how="left")
+    distinct = pl.concat([joined["answer"], joined["prediction"]]).drop_nulls().unique().to_list()
+    table = {text: normalize(text) for text in distinct}
+    scored = joined.with_columns(
+        pl.col("answer").replace_strict(table, default=None, return_dtype=pl.String).alias("answer_norm"),
+        pl.col("prediction")
+        .replace_strict(table, default=None, return_dtype=pl.String)
+        .alias("prediction_norm"),
+    ).with_columns(
+        (pl.col("prediction_norm").is_not_null() & (pl.col("prediction_norm") == pl.col("answer_norm")))
+        .fill_null(False)
+        .alias("correct")
+    )
+    if "prediction_en" in scored.columns and scored["prediction_en"].drop_nulls().len():
+        from evaluation.normalize import normalize_en
+
+        english = {
+            t: normalize_en(t)
+            for t in pl.concat([scored["answer_en"], scored["prediction_en"]]).drop_nulls().unique()
+        }
+        scored = scored.with_columns(
+            (
+                pl.col("prediction_en").replace_strict(english, default=None, return_dtype=pl.String)
+                == pl.col("answer_en").replace_strict(english, default=None, return_dtype=pl.String)
+            )
+            .fill_null(False)
+            .alias("correct_en")
+        )
+    else:
+        scored = scored.with_columns(pl.lit(None, pl.Boolean()).alias("correct_en"))
+    return scored
+
+
+def evaluate(
+    warehouse: Warehouse,
+    system,  # noqa: ANN001 - DirectModel | TranslateTest (evaluation.systems)
+    benchmark_name: str,
+    *,
+    batch_size: int = 256,
+    limit: int = 0,
+    resamples: int = 1000,
+    seed: int = 0,
+    device: str = "cpu",
+    items: pl.DataFrame | None = None,
+) -> EvaluationResult:
+    benchmark = BENCHMARKS.create(benchmark_name)
+    if items is None:
+        items = benchmark.items(warehouse)
+    if limit:
+        items = items.head(limit)
+    benchmark_version = benchmark.version(items)
+    partition = partition_name(system.name, benchmark_name)
+    model_version = system.version
+    predictions = _cached_predictions(warehouse, partition, model_version, benchmark_version, items)
+    cached = predictions is not None
+    seconds = 0.0
+    if predictions is None:
+        log.info("%s on %s: predicting %d items", system.name, benchmark_name, items.height)
+        started = time.perf_counter()
+        predictions = system.predict(items, batch_size)
+        seconds = time.perf_counter() - started
+    else:
+        log.info("%s on %s: reusing %d cached predictions", system.name, benchmark_name, predictions.height)
+    scored = score_predictions(benchmark, items, predictions)
+    if not cached:
+        warehouse.write_partition(
+            "eval_predictions",
+            scored.with_columns(
+                pl.lit(system.name).alias("model"),
+                pl.lit(model_version).alias("model_version"),
+                pl.lit(benchmark_name).alias("benchmark"),
+                pl.lit(benchmark_version).alias("benchmark_version"),
+            ).select(list(EVAL_PREDICTIONS.schema)),
+            partition=partition,
+        )
+    correct = scored["correct"].to_numpy().astype(float)
+    low, high = bootstrap_interval(correct, resamples, seed)
+    by_type = (
+        scored.group_by("question_type")
+        .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("correct").mean().alias("accuracy"))
+        .sort("question_type")
+        .to_dicts()
+    )
+    answer_en = scored["correct_en"].drop_nulls()
+    row = {
+        "model": system.name,
+        "model_kind": system.kind,
+        "model_version": model_version,
+        "method": system.method,
+        "tier_set": system.tier_set,
+        "mt_system": system.mt_system,
+        "benchmark": benchmark_name,
+        "benchmark_version": benchmark_version,
+        "language": benchmark.language,
+        "n": scored.height,
+        "correct": int(correct.sum()),
+        "accuracy": float(correct.mean()) if scored.height else float("nan"),
+        "ci_low": low,
+        "ci_high": high,
+        "accuracy_answer_en": float(answer_en.mean()) if answer_en.len() else None,
+        "by_type": by_type,
+        "seconds": seconds,
+        "seconds_per_sample": seconds / scored.height if scored.height else 0.0,
+        "predictions_cached": cached,
+        "device": device,
+        "created_at": datetime.now(UTC),
+    }
+    warehouse.append("evaluations", pl.DataFrame([row], schema=EVALUATIONS.schema), partition=partition)
+    return EvaluationResult(row=row, predictions=scored, cached=cached)
+
+
+def _cached_predictions(
+    warehouse: Warehouse, partition: str, model_version: str, benchmark_version: str, items: pl.DataFrame
+) -> pl.DataFrame | None:
+    if not warehouse.has_partition("eval_predictions", partition):
+        return None
+    stored = warehouse.read("eval_predictions", partition)
+    if stored.height == 0:
+        return None
+    versions = stored.select("model_version", "benchmark_version").unique()
+    if versions.height != 1 or versions.row(0) != (model_version, benchmark_version):
+        return None
+    if stored.height != items.height or stored.join(items, on="item_id", how="anti").height:
+        return None
+    return stored.select("item_id", "prediction", "question_en", "prediction_en")
