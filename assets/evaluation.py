@@ -5,12 +5,9 @@ The lead wires `EVALUATION_ASSETS` and `EVALUATION_CHECKS` into `assets.definiti
 the report comes last, the sweep after the models it compares with).
 """
 
-import base64
-from pathlib import Path
-
 import dagster as dg
 
-from assets.common import CONFIG, WarehouseResource, mt_system_partitions, preview
+from assets.common import CONFIG, WarehouseResource, image_metadata, mt_system_partitions, preview
 from evaluation.config import EvaluationConfig
 from evaluation.sweep import cut_key
 
@@ -22,7 +19,7 @@ ENGLISH_VLM = dg.AssetKey("english_vlm")
 TIER_MODELS = dg.AssetKey("tier_models")
 TRANSLATIONS = dg.AssetKey("translations")
 FRENCH_SAMPLES = dg.AssetKey("french_samples")
-GOLD_EVALUATION = dg.AssetKey("gold_evaluation")
+GOLD_PAIRS = dg.AssetKey("gold_pairs")
 QUALITY_REPORT = dg.AssetKey("quality_report")
 
 
@@ -33,14 +30,8 @@ def _rows_preview(rows: list[dict]) -> dg.MetadataValue:
     return preview(pl.DataFrame(rows).select(columns) if rows else pl.DataFrame(), rows=40)
 
 
-def _png(path: Path) -> dg.MetadataValue:
-    return dg.MetadataValue.md(
-        f"![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
-    )
-
-
 @dg.asset(
-    deps=[ENGLISH_VLM, TRANSLATIONS, GOLD_EVALUATION],
+    deps=[ENGLISH_VLM, TRANSLATIONS, GOLD_PAIRS],
     group_name="evaluation",
     kinds={"pytorch", "parquet"},
     description="The English-trained VLM on the English test split (upper bound) and on every French benchmark "
@@ -138,7 +129,7 @@ def inference_latency(
 
 @dg.asset(
     partitions_def=sweep_partitions,
-    deps=[FRENCH_SAMPLES, GOLD_EVALUATION, ENGLISH_VLM],
+    deps=[FRENCH_SAMPLES, GOLD_PAIRS, ENGLISH_VLM],
     group_name="evaluation",
     kinds={"pytorch", "json", "parquet"},
     description="Threshold sweep, one partition per combined-score cut in `[evaluation] sweep_cuts`: the training "
@@ -189,7 +180,7 @@ def evaluation_report(warehouse: WarehouseResource) -> dg.MaterializeResult:
     path = write_html_report(store, figures)
     metadata: dict[str, object] = {"report": dg.MetadataValue.path(str(path))}
     for caption, figure in figures:
-        metadata[caption] = _png(figure)
+        metadata[caption] = image_metadata(caption, figure)
     return dg.MaterializeResult(metadata=metadata)
 
 
