@@ -47,7 +47,7 @@ def _fmt(value: object) -> str:
 
 def table_html(frame: pl.DataFrame, max_rows: int = 60) -> str:
     if frame.height == 0:
-        return "<p class='note'>(no rows)</p>"
+        return "<p class='note'>(nothing yet: this stage has not run on this warehouse)</p>"
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
     numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
     body = []
@@ -81,6 +81,53 @@ def _interval(accuracy: str = "accuracy") -> str:
     return f"printf('%.3f [%.3f, %.3f]', {accuracy}, ci_low, ci_high)"
 
 
+def headline(warehouse: Warehouse) -> list[str]:
+    """The comparison in sentences, read from `evaluations` (nothing here is written in advance)."""
+    table = _query(
+        warehouse,
+        "SELECT model, model_kind, benchmark, accuracy, ci_low, ci_high FROM evaluations "
+        "WHERE benchmark IN ('easy_vqa_en', 'easy_vqa_fr_gold')",
+    )
+    if table.height == 0:
+        return []
+
+    def best(kind: str) -> dict | None:
+        rows = table.filter((pl.col("model_kind") == kind) & (pl.col("benchmark") == "easy_vqa_fr_gold"))
+        return rows.sort("accuracy", descending=True).row(0, named=True) if rows.height else None
+
+    def fmt(row: dict) -> str:
+        return f"{row['accuracy']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+
+    lines = []
+    english = table.filter((pl.col("model") == "english_vlm") & (pl.col("benchmark") == "easy_vqa_en"))
+    direct = best("english_vlm")
+    if english.height:
+        lines.append(f"English VLM on English (upper bound): {fmt(english.row(0, named=True))}.")
+    if direct:
+        lines.append(f"English VLM on gold French, no adaptation: {fmt(direct)}.")
+    finetuned, translate = best("tier_model"), best("translate_test")
+    if finetuned:
+        lines.append(f"Best finetuned model on gold French: {finetuned['model']} {fmt(finetuned)}.")
+    if translate:
+        lines.append(f"Best translate-test on gold French: {translate['model']} {fmt(translate)}.")
+    if finetuned and translate:
+        if translate["ci_low"] > finetuned["ci_high"]:
+            verdict = "beats"
+        elif translate["ci_high"] < finetuned["ci_low"]:
+            verdict = "loses to"
+        else:
+            verdict = "is within the 95% interval of"
+        lines.append(f"Translate-test {verdict} the best finetuned model here.")
+    return lines
+
+
+def headline_html(warehouse: Warehouse) -> str:
+    lines = headline(warehouse)
+    if not lines:
+        return ""
+    return "<h2>Summary</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
+
+
 def write_html_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | None = None) -> Path:
     from evaluation.figures import build_evaluation_figures
 
@@ -94,6 +141,7 @@ def write_html_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | No
         '(<code>vlmfr sql "SELECT * FROM evaluations"</code>).</p>'
     ]
 
+    parts.append(headline_html(warehouse))
     overview = _query(
         warehouse,
         f'SELECT model, model_kind AS kind, benchmark, {_interval()} AS "accuracy [95% CI]", n, '
