@@ -1,18 +1,25 @@
-"""What every asset module shares: the project config, partitions, and the warehouse resource."""
+"""What every asset module shares: the project config, partitions, the warehouse resource, and the
+translation of a library `StageReport` into Dagster metadata."""
 
 from __future__ import annotations
+
+import base64
+from typing import Any
 
 import dagster as dg
 import polars as pl
 
-from vlmfr_data import markdown, tables  # noqa: F401  (registers every table)
+from vlmfr_data import markdown
 from vlmfr_data.config import load_config
+from vlmfr_data.stages import StageReport
 from vlmfr_data.store import Warehouse
+from vlmfr_data.tiers import TIER_SETS
 
 CONFIG = load_config()
 
 dataset_partitions = dg.StaticPartitionsDefinition([d.name for d in CONFIG.datasets])
 mt_system_partitions = dg.StaticPartitionsDefinition([s.name for s in CONFIG.mt_systems])
+tier_set_partitions = dg.StaticPartitionsDefinition(list(TIER_SETS))
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -26,3 +33,23 @@ class WarehouseResource(dg.ConfigurableResource):
 
 def preview(df: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
     return dg.MetadataValue.md(markdown.table(df, max_rows=rows))
+
+
+def image_metadata(caption: str, path: Any) -> dg.MetadataValue:
+    """A PNG shown inline in the Dagster UI."""
+    encoded = base64.b64encode(path.read_bytes()).decode()
+    return dg.MetadataValue.md(f"![{caption}](data:image/png;base64,{encoded})")
+
+
+def metadata(report: StageReport, rows: int = 12) -> dict[str, Any]:
+    """A stage report as Dagster metadata: numbers as numbers, dicts as JSON, frames as tables, PNGs inline."""
+    out: dict[str, Any] = {"seconds": round(report.seconds, 2)}
+    for key, value in report.values.items():
+        out[key] = dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
+    for key, frame in report.tables.items():
+        out[key] = preview(frame, rows=rows)
+    for key, path in report.paths.items():
+        out[key] = dg.MetadataValue.path(str(path))
+    for caption, path in report.figures.items():
+        out[caption] = image_metadata(caption, path)
+    return out

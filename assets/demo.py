@@ -6,8 +6,10 @@ Runs are recorded in the Dagster instance at `$DAGSTER_HOME` (default `$VLMFR_HO
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
+from pathlib import Path
 
 import dagster as dg
 
@@ -23,14 +25,15 @@ def main() -> int:
     failed: list[str] = []
     for asset in PIPELINE:
         keys = asset.partitions_def.get_partition_keys() if asset.partitions_def else [None]
+        name = asset.node_def.name if len(asset.keys) > 1 else asset.key.to_user_string()
         for key in keys:
-            label = f"{asset.key.to_user_string()}" + (f"[{key}]" if key else "")
+            label = name + (f"[{key}]" if key else "")
             started = time.perf_counter()
             result = dg.materialize(
                 [*PIPELINE, *CHECKS],
-                selection=dg.AssetSelection.assets(asset.key)
-                | dg.AssetSelection.checks_for_assets(asset.key),
-                partition_key=key,
+                selection=dg.AssetSelection.assets(*asset.keys)
+                | dg.AssetSelection.checks_for_assets(*asset.keys),
+                partition_key=str(key) if key is not None else None,
                 instance=instance,
                 resources=resources,
                 raise_on_error=False,
@@ -52,10 +55,14 @@ def main() -> int:
     report = warehouse.home / "report" / "report.md"
     if not report.exists():  # the quality_report asset writes the full one, with figures
         report = write_report(warehouse)
+    html = warehouse.home / "report" / "index.html"
+    default_home = Path(".vlmfr").resolve()
+    # a non-default home must be named, or `vlmfr sql` would look in ./.vlmfr
+    prefix = "" if warehouse.home == default_home else f"VLMFR_HOME={shlex.quote(str(warehouse.home))} "
     print()
     print(f"DuckDB warehouse: {warehouse.db_path}")
-    print(f"Report:           {report}")
-    print('Explore:          .venv/bin/vlmfr sql "SELECT kind, count(*) FROM segments GROUP BY 1"')
+    print(f"Report:           {html if html.exists() else report}")
+    print(f'Explore:          {prefix}.venv/bin/vlmfr sql "SELECT kind, count(*) FROM segments GROUP BY 1"')
     print("UI:               make ui  (http://127.0.0.1:3000)")
     if failed:
         print(f"\n{len(failed)} step(s) failed: {', '.join(failed)}", file=sys.stderr)

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from vlmfr_data import tables  # noqa: F401  (registers every table)
 from vlmfr_data.store import Warehouse
 
 

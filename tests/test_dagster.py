@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import requests
 
@@ -20,7 +21,14 @@ def test_definitions_load() -> None:
     from assets.definitions import defs
 
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"source_samples", "segments"} <= keys
+    # one asset per warehouse table: the UI lineage is the table lineage
+    from vlmfr_data.catalog import DATA_TABLES
+
+    assert {t.name for t in DATA_TABLES} <= keys
+    assert {"french_corpora", "quality_report"} <= keys
+    graph = defs.resolve_asset_graph()
+    report_parents = {k.to_user_string() for k in graph.get(dg.AssetKey("quality_report")).parent_keys}
+    assert "french_corpora" in report_parents  # the report is written after the corpora
 
 
 def _free_port() -> int:
@@ -58,7 +66,7 @@ def test_webserver_serves_asset_graph(tmp_path: Path) -> None:
             time.sleep(1)
         assert nodes is not None, f"webserver did not answer; exit={proc.poll()}"
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-        assert by_key["source_samples"]["groupName"] == "ingest"
+        assert by_key["samples"]["groupName"] == "ingest"
         assert by_key["segments"]["description"]
     finally:
         proc.send_signal(signal.SIGTERM)  # what `kill` or a service manager sends; Ctrl-C sends SIGINT

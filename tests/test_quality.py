@@ -12,18 +12,19 @@ import pytest
 
 from tests.conftest import write_json
 from tests.test_mt import needs_apertium
+from vlmfr_data.catalog import TRANSLATIONS
 from vlmfr_data.config import DatasetConfig, MTSystemConfig
 from vlmfr_data.corpora import export_corpus
 from vlmfr_data.ingest import ingest_dataset
 from vlmfr_data.mt import create_system
-from vlmfr_data.mt.run import TRANSLATIONS, translate_segments
+from vlmfr_data.mt.run import translate_segments
 from vlmfr_data.quality import SIGNALS
 from vlmfr_data.quality.base import PAIRS_SCHEMA
 from vlmfr_data.quality.config import QualityConfig
+from vlmfr_data.quality.figures import build_quality_figures
+from vlmfr_data.quality.french_samples import build_french_samples
 from vlmfr_data.quality.gold import evaluate_against_gold, load_gold
-from vlmfr_data.quality.report import build_quality_figures
 from vlmfr_data.quality.scoring import combine_scores, score_translations
-from vlmfr_data.quality.tiers import build_french_samples
 from vlmfr_data.report import write_report
 from vlmfr_data.segments import build_sample_segments, build_segments
 from vlmfr_data.store import Warehouse

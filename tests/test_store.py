@@ -9,9 +9,36 @@ import duckdb
 import polars as pl
 import pytest
 
-from vlmfr_data.store import TableSpec, Warehouse, register_table
+from vlmfr_data.catalog import CATALOG
+from vlmfr_data.store import TableSpec, Warehouse
 
-THINGS = register_table(TableSpec("test_things", {"k": pl.Int64(), "v": pl.String()}))
+THINGS = TableSpec("test_things", {"k": pl.Int64(), "v": pl.String()})
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    """This module's own catalog: its test table never reaches another test's warehouse."""
+    return Warehouse(tmp_path / "home", catalog=CATALOG.extended(THINGS))
+
+
+def test_a_test_table_does_not_leak_into_other_catalogs(warehouse: Warehouse, tmp_path: Path) -> None:
+    other = Warehouse(
+        tmp_path / "other", catalog=CATALOG.extended(TableSpec("other_things", {"x": pl.Int64()}))
+    )
+    assert "test_things" in warehouse.catalog.tables and "other_things" not in warehouse.catalog.tables
+    assert "test_things" not in other.catalog.tables and "test_things" not in CATALOG.tables
+    with pytest.raises(duckdb.CatalogException):
+        other.sql("SELECT * FROM test_things")
+    assert warehouse.sql("SELECT count(*) FROM test_things").item() == 0
+
+
+def test_reads_write_nothing(tmp_path: Path) -> None:
+    """A query on a warehouse that does not exist yet creates no folder and no file."""
+    home = tmp_path / "never_written"
+    warehouse = Warehouse(home)
+    assert warehouse.sql("SELECT count(*) AS n FROM segments").item() == 0
+    assert warehouse.read("samples").height == 0
+    assert not home.exists() and not warehouse.exists()
 
 
 def test_write_partition_replaces_whole(warehouse: Warehouse) -> None:
@@ -42,7 +69,7 @@ def test_empty_table_has_schema_and_view(warehouse: Warehouse) -> None:
 
 
 def _append_many(home: str, worker: int) -> None:
-    wh = Warehouse(home)
+    wh = Warehouse(home, catalog=CATALOG.extended(THINGS))
     for i in range(8):
         wh.append("test_things", pl.DataFrame({"k": [worker * 100 + i], "v": [f"w{worker}"]}), f"w{worker}")
         wh.refresh_views()
@@ -50,7 +77,7 @@ def _append_many(home: str, worker: int) -> None:
 
 def test_parallel_writers_never_fail_on_lock(tmp_path: Path) -> None:
     home = str(tmp_path / "home")
-    Warehouse(home)
+    Path(home).mkdir()
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_append_many, args=(home, w)) for w in range(3)]
     for p in procs:
@@ -61,7 +88,7 @@ def test_parallel_writers_never_fail_on_lock(tmp_path: Path) -> None:
         for p in procs:
             p.join(120)
     assert [p.exitcode for p in procs] == [0, 0, 0]
-    wh = Warehouse(home)
+    wh = Warehouse(home, catalog=CATALOG.extended(THINGS))
     wh.refresh_views()
     with duckdb.connect(str(wh.db_path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM test_things").fetchone() == (24,)

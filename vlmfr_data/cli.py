@@ -1,22 +1,26 @@
-"""`vlmfr`: explore the warehouse and run pipeline steps without Dagster.
+"""`vlmfr`: explore the warehouse and run pipeline stages without Dagster.
 
-vlmfr sql "SELECT kind, count(*) FROM segments GROUP BY 1"
-vlmfr tables
-vlmfr ingest [DATASET ...]      vlmfr segments
+vlmfr sql "SELECT kind, count(*) FROM segments GROUP BY 1"     vlmfr sql --csv "..." > out.csv
+vlmfr tables                                                    vlmfr ingest [DATASET ...]
+vlmfr segments                                                  vlmfr train / vlmfr eval (see --help)
+
+The warehouse is `$VLMFR_HOME` (default ./.vlmfr). `sql` and `tables` import only DuckDB and polars.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import logging
+import os
 import sys
+import textwrap
 
-import duckdb
 import polars as pl
 
-from vlmfr_data import tables  # noqa: F401  (registers every table)
 from vlmfr_data.config import load_config
-from vlmfr_data.store import Warehouse, table_specs
+from vlmfr_data.store import Warehouse
 
 
 def _print(df: pl.DataFrame, max_rows: int) -> None:
@@ -24,66 +28,91 @@ def _print(df: pl.DataFrame, max_rows: int) -> None:
         print(df)
 
 
-def cmd_sql(args: argparse.Namespace) -> int:
+def _existing_warehouse() -> Warehouse | None:
+    """The warehouse at $VLMFR_HOME, or None after saying where we looked and how to point elsewhere."""
     warehouse = Warehouse()
-    warehouse.refresh_views()
+    if warehouse.exists():
+        return warehouse
+    print(
+        f"no warehouse at {warehouse.home} "
+        f"(VLMFR_HOME is {'set' if 'VLMFR_HOME' in os.environ else 'unset, so ./.vlmfr is used'}).\n"
+        "Run `make demo` (or the stages) first, or point at an existing one: VLMFR_HOME=/path/to/.vlmfr vlmfr ...",
+        file=sys.stderr,
+    )
+    return None
+
+
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """CSV has no nested types: list and struct columns become JSON text."""
+    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+    if not nested:
+        return frame
+    return frame.with_columns(
+        pl.Series(name, [json.dumps(v, ensure_ascii=False, default=str) for v in frame[name].to_list()])
+        for name in nested
+    )
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    warehouse = _existing_warehouse()
+    if warehouse is None:
+        return 2
     try:
-        with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        with warehouse.connect() as con:  # in-memory views over the Parquet: no lock, no write
             result = con.execute(args.query).pl()
-    except duckdb.IOException:
-        # The file is held by a writer: query the same views from an in-memory connection instead.
-        result = warehouse.sql(args.query)
     except duckdb.Error as exc:
-        print(f"SQL error: {exc}", file=sys.stderr)
+        print(f"SQL error: {exc}\n(`vlmfr tables` lists the views)", file=sys.stderr)
         return 2
     if args.csv:
-        sys.stdout.write(result.write_csv())
+        sys.stdout.write(csv_safe(result).write_csv())
     else:
         _print(result, args.max_rows)
     return 0
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    warehouse = Warehouse()
-    rows = [
-        {
-            "view": name,
-            "partitions": ", ".join(warehouse.partitions(name)) or "(empty)",
-            "description": spec.description,
-        }
-        for name, spec in sorted(table_specs().items())
-    ]
-    _print(pl.DataFrame(rows), 100)
+    warehouse = _existing_warehouse()
+    if warehouse is None:
+        return 2
+    catalog = warehouse.catalog
+    width = 78
+    for name in sorted(catalog.names()):
+        kind = "view" if name in catalog.views else ", ".join(warehouse.partitions(name)) or "(empty)"
+        print(f"{name}  [{kind}]")
+        for line in textwrap.wrap(catalog.description(name), width=width - 4):
+            print(f"    {line}")
     print(f"\nDuckDB file: {warehouse.db_path}")
     return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from vlmfr_data.ingest import ingest_dataset
+    from vlmfr_data import stages
 
     config = load_config()
     warehouse = Warehouse()
     for ds in config.datasets:
         if args.datasets and ds.name not in args.datasets:
             continue
-        report = ingest_dataset(warehouse, ds)
+        report = stages.ingest(warehouse, config, ds.name)
         print(
-            f"{ds.name}: {report.samples} samples, {report.quarantined} records quarantined "
-            f"({report.seconds:.1f}s) {report.reasons or ''}"
+            f"{ds.name}: {report.values['samples']} samples, {report.values['quarantined_records']} records "
+            f"quarantined ({report.seconds:.1f}s) {report.values['quarantine_reasons'] or ''}"
         )
     return 0
 
 
 def cmd_segments(args: argparse.Namespace) -> int:
-    from vlmfr_data.segments import build_sample_segments, build_segments
+    from vlmfr_data import stages
 
-    warehouse = Warehouse()
-    for dataset in warehouse.partitions("samples"):
-        report = build_sample_segments(warehouse, dataset)
-        print(f"{dataset}: {report.turns} turns -> {report.distinct_segments} distinct segments")
-    segments = build_segments(warehouse)
-    print(f"segments: {segments.height} distinct across datasets")
+    report = stages.segment(Warehouse(), load_config(), log=print)
+    print(f"segments: {report.values['distinct_segments']} distinct across datasets")
     return 0
+
+
+# Sub-commands of the training and evaluation packages: `module.add_parser(subparsers)`.
+PLUGIN_COMMANDS = ["training.cli", "evaluation.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,16 +123,28 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("sql", help="run SQL on the warehouse views")
     p.add_argument("query")
-    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    p.add_argument(
+        "--csv", action="store_true", help="print CSV (list/struct columns as JSON) instead of a table"
+    )
     p.add_argument("--max-rows", type=int, default=50)
     p.set_defaults(func=cmd_sql)
-    p = sub.add_parser("tables", help="list the warehouse views and their partitions")
+    p = sub.add_parser("tables", help="list the warehouse tables and views, their partitions, what they hold")
     p.set_defaults(func=cmd_tables)
     p = sub.add_parser("ingest", help="load configured datasets into `samples`")
     p.add_argument("datasets", nargs="*")
     p.set_defaults(func=cmd_ingest)
     p = sub.add_parser("segments", help="cut ingested samples into `segments`")
     p.set_defaults(func=cmd_segments)
+    # only import the plug-in command modules when their command is asked for: `sql` stays light
+    wanted = (argv if argv is not None else sys.argv[1:])[:1]
+    for module in PLUGIN_COMMANDS:
+        if wanted and wanted[0] in {"sql", "tables", "ingest", "segments"}:
+            break
+        try:
+            importlib.import_module(module).add_parser(sub)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -23,12 +23,8 @@ from typing import Any
 import polars as pl
 
 from vlmfr_data.store import TableSpec, Warehouse, write_parquet_stream
+from vlmfr_data.tiers import TIER_SETS
 
-TIER_SETS: dict[str, list[str]] = {
-    "high": ["high"],
-    "high+medium": ["high", "medium"],
-    "high+medium+low": ["high", "medium", "low"],
-}
 IMAGE_TOKEN = "<image>"
 # samples.parquet of a corpus (not a warehouse table: the schema makes an empty corpus readable too)
 CORPUS_SAMPLES = TableSpec(

@@ -15,33 +15,14 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from vlmfr_data.catalog import QUARANTINE_SCHEMA, SAMPLES
 from vlmfr_data.config import DatasetConfig
 from vlmfr_data.datasets import FORMATS
-from vlmfr_data.datasets.base import QUARANTINE_SCHEMA, RAW_TURN_SCHEMA, RawBatch
-from vlmfr_data.store import TableSpec, Warehouse, register_table
+from vlmfr_data.datasets.base import RAW_TURN_SCHEMA, RawBatch
+from vlmfr_data.store import Warehouse
 
 log = logging.getLogger(__name__)
 
-TURN_STRUCT = pl.Struct({"role": pl.String(), "kind": pl.String(), "text": pl.String()})
-
-SAMPLES = register_table(
-    TableSpec(
-        name="samples",
-        schema={
-            "dataset": pl.String(),
-            "split": pl.String(),
-            "sample_id": pl.String(),
-            "image": pl.String(),
-            "source_file": pl.String(),
-            "n_turns": pl.Int32(),
-            "turns": pl.List(TURN_STRUCT),
-        },
-        description="Canonical English samples: one row per sample, ordered conversation turns.",
-    )
-)
-QUARANTINE = register_table(
-    TableSpec(name="quarantine", schema=QUARANTINE_SCHEMA, description="Rejected source records and why.")
-)
 
 # Canonical roles follow LLaVA (human / gpt / system); common aliases are accepted.
 ROLE_ALIASES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt", "system": "system"}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vlmfr_data import markdown
 from vlmfr_data.store import Warehouse
+from vlmfr_data.tiers import tier_order_sql
 
 INGEST = [
     (
@@ -52,7 +53,7 @@ QUALITY = [
         "SELECT system, tier, count(*) AS segments, "
         "round(avg(combined), 3) AS avg_combined, count(*) FILTER (WHERE is_best) AS chosen_as_best "
         "FROM translation_quality GROUP BY system, tier "
-        "ORDER BY system, list_position(['high','medium','low','rejected'], tier)",
+        f"ORDER BY system, {tier_order_sql()}",
     ),
     (
         "Hard gates",

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from vlmfr_data.store import TableSpec, Warehouse, register_table
+from vlmfr_data.catalog import DATASET_SEGMENTS, SAMPLE_SEGMENTS, SEGMENTS, SPAN_STRUCT
+from vlmfr_data.store import Warehouse
 
 SPECIAL_TOKEN = r"<image>|<video>|<audio>|<\|[^|\n]{1,40}\|>"
 _LINE_BREAK = re.compile(r"([ \t]*\r?\n\s*)")
@@ -41,54 +42,6 @@ PROTECTED_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("number", re.compile(r"(?<![\w.])[-+]?\d+(?:[.,:/]\d+)*%?(?![\w])")),
 ]
 
-SPAN_STRUCT = pl.Struct({"kind": pl.String(), "start": pl.Int32(), "end": pl.Int32(), "text": pl.String()})
-
-SAMPLE_SEGMENTS = register_table(
-    TableSpec(
-        name="sample_segments",
-        schema={
-            "dataset": pl.String(),
-            "split": pl.String(),
-            "sample_id": pl.String(),
-            "turn_index": pl.Int32(),
-            "piece_index": pl.Int32(),
-            "literal": pl.String(),  # set for untranslated pieces
-            "segment_id": pl.String(),  # set for translatable pieces
-            "surface": pl.String(),  # the occurrence's exact text where it differs from segments.text_en
-        },
-        description="Sample -> segment map: the ordered pieces of every turn.",
-    )
-)
-DATASET_SEGMENTS = register_table(
-    TableSpec(
-        name="dataset_segments",
-        schema={
-            "dataset": pl.String(),
-            "segment_id": pl.String(),
-            "text_en": pl.String(),
-            "kind": pl.String(),
-            "n_occurrences": pl.Int64(),
-            "protected_spans": pl.List(SPAN_STRUCT),
-        },
-        description="Distinct segments of one dataset with their counts.",
-    )
-)
-SEGMENTS = register_table(
-    TableSpec(
-        name="segments",
-        schema={
-            "segment_id": pl.String(),
-            "text_en": pl.String(),
-            "kind": pl.String(),
-            "n_occurrences": pl.Int64(),
-            "n_chars": pl.Int32(),
-            "n_protected": pl.Int32(),
-            "protected_spans": pl.List(SPAN_STRUCT),
-            "datasets": pl.List(pl.String()),
-        },
-        description="Every distinct translatable string across datasets: what the MT systems translate.",
-    )
-)
 
 
 def normalise(text: str) -> str:

@@ -36,7 +36,7 @@ WHOLE_TABLE = "all"  # partition name of unpartitioned tables
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A warehouse table: its empty schema (so views exist before any data) and optional view SQL.
+    """A warehouse table: its schema (so it reads, typed and empty, before any data) and optional view SQL.
 
     `view_sql` may use `{source}` for the raw `read_parquet(...)` relation; by default the view is the
     raw relation itself.
@@ -48,34 +48,56 @@ class TableSpec:
     description: str = ""
 
 
-_TABLES: dict[str, TableSpec] = {}
+@dataclass(frozen=True)
+class ViewSpec:
+    """A derived view: SQL over table views, created after every table view."""
+
+    name: str
+    sql: str
+    description: str = ""
 
 
-def register_table(spec: TableSpec) -> TableSpec:
-    _TABLES[spec.name] = spec
-    return spec
+class Catalog:
+    """The tables and views a warehouse knows (declared in `vlmfr_data.catalog`)."""
 
+    def __init__(self, tables: Iterable[TableSpec] = (), views: Iterable[ViewSpec] = ()) -> None:
+        self.tables: dict[str, TableSpec] = {}
+        for spec in tables:
+            if spec.name in self.tables:
+                raise ValueError(f"table {spec.name!r} is declared twice")
+            self.tables[spec.name] = spec
+        self.views: dict[str, ViewSpec] = {v.name: v for v in views}
 
-def table_specs() -> dict[str, TableSpec]:
-    return dict(_TABLES)
+    def extended(self, *specs: TableSpec | ViewSpec) -> Catalog:
+        """A copy with more tables or views (tests, plug-ins); this catalog is unchanged."""
+        return Catalog(
+            [*self.tables.values(), *(s for s in specs if isinstance(s, TableSpec))],
+            [*self.views.values(), *(s for s in specs if isinstance(s, ViewSpec))],
+        )
 
+    def names(self) -> list[str]:
+        return [*self.tables, *self.views]
 
-_VIEWS: dict[str, str] = {}
-
-
-def register_view(name: str, sql: str) -> None:
-    """A derived view (SQL over table views), created after every table view."""
-    _VIEWS[name] = sql
+    def description(self, name: str) -> str:
+        spec = self.tables.get(name) or self.views.get(name)
+        return spec.description if spec else ""
 
 
 class Warehouse:
-    def __init__(self, home: Path | str | None = None) -> None:
+    def __init__(self, home: Path | str | None = None, catalog: Catalog | None = None) -> None:
+        if catalog is None:
+            from vlmfr_data.catalog import CATALOG  # the project's tables; a test may pass its own
+
+            catalog = CATALOG
+        self.catalog = catalog
         self.home = Path(home).resolve() if home else vlmfr_home()
         self.tables_dir = self.home / "tables"
         self.tmp_dir = self.home / "tmp"
         self.db_path = self.home / "warehouse.duckdb"
-        for d in (self.tables_dir, self.tmp_dir):
-            d.mkdir(parents=True, exist_ok=True)
+
+    def exists(self) -> bool:
+        """True once anything was written here (reads never create the folder)."""
+        return self.tables_dir.is_dir()
 
     # ----------------------------------------------------------------- paths
     def table_dir(self, table: str) -> Path:
@@ -90,9 +112,14 @@ class Warehouse:
         base = self.partition_dir(table, partition) if partition else self.table_dir(table)
         return str(base / "**" / "*.parquet") if partition is None else str(base / "*.parquet")
 
+    def spec(self, table: str) -> TableSpec | None:
+        return self.catalog.tables.get(table)
+
     def _ensure_schema_file(self, table: str) -> None:
-        """A zero-row file with the declared schema, so scans and views work before any data exists."""
-        spec = _TABLES.get(table)
+        """A zero-row file with the declared schema beside the data (written on write only), so a view
+        over partitions written by older code still has every declared column."""
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)  # every write starts here: the home appears now
+        spec = self.spec(table)
         path = self.table_dir(table) / "_schema" / "empty.parquet"
         if spec is None or path.exists():
             return
@@ -110,7 +137,7 @@ class Warehouse:
         final = self.partition_dir(table, partition)
         staging = self.staging_dir(f"{table}-{partition}")
         try:
-            rows = write_parquet_stream(_as_frames(frames), staging / "data.parquet", _TABLES.get(table))
+            rows = write_parquet_stream(_as_frames(frames), staging / "data.parquet", self.spec(table))
             self.replace_dir(staging, final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -120,7 +147,7 @@ class Warehouse:
     def staging_dir(self, label: str) -> Path:
         """A fresh folder on the warehouse's filesystem, to be moved into place with `replace_dir`."""
         path = self.tmp_dir / f"{label}-{uuid.uuid4().hex}"
-        path.mkdir(parents=True)
+        path.mkdir(parents=True)  # also creates the home on a first write
         return path
 
     def replace_dir(self, staging: Path, final: Path) -> None:
@@ -141,7 +168,7 @@ class Warehouse:
         final_dir.mkdir(parents=True, exist_ok=True)
         name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = self.tmp_dir / name
-        write_parquet_stream([frame], tmp, _TABLES.get(table))
+        write_parquet_stream([frame], tmp, self.spec(table))
         os.replace(tmp, final_dir / name)
         self.refresh_views_if_new(table)
         return final_dir / name
@@ -149,6 +176,7 @@ class Warehouse:
     def drop_partition(self, table: str, partition: str = WHOLE_TABLE) -> None:
         path = self.partition_dir(table, partition)
         if path.exists():
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
             trash = self.tmp_dir / f"trash-{uuid.uuid4().hex}"
             os.replace(path, trash)
             shutil.rmtree(trash, ignore_errors=True)
@@ -167,13 +195,12 @@ class Warehouse:
 
     def scan(self, table: str, partition: str | None = None) -> pl.LazyFrame:
         """Lazy scan of a table (all partitions) or one partition; the declared schema if still empty."""
-        self._ensure_schema_file(table)
         files = (
             sorted(self.table_dir(table).glob("**/*.parquet"))
             if partition is None
             else sorted(self.partition_dir(table, partition).glob("*.parquet"))
         )
-        spec = _TABLES.get(table)
+        spec = self.spec(table)
         if not files:
             if spec is None:
                 raise FileNotFoundError(f"table {table!r} has no data under {self.table_dir(table)}")
@@ -199,21 +226,47 @@ class Warehouse:
         return self.scan(table, partition).collect()
 
     # ------------------------------------------------------------------- SQL
-    def _view_statements(self) -> list[str]:
+    def _has_files(self, table: str) -> bool:
+        return self.table_dir(table).exists() and any(self.table_dir(table).glob("**/*.parquet"))
+
+    def _view_statements(self, temp: bool) -> list[str]:
+        """CREATE statements for every table and view. A table with no file yet is an empty typed table
+        (so queries over it work), never a file written as a side effect of reading."""
+        kind = "TEMP VIEW" if temp else "VIEW"
         statements = []
-        for name, spec in _TABLES.items():
-            self._ensure_schema_file(name)
-            source = f"read_parquet('{self._glob(name)}', union_by_name=true)"
-            body = spec.view_sql.format(source=source) if spec.view_sql else f"SELECT * FROM {source}"
-            statements.append(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
-        statements += [f'CREATE OR REPLACE VIEW "{name}" AS {sql}' for name, sql in _VIEWS.items()]
+        for name, spec in self.catalog.tables.items():
+            if self._has_files(name):
+                source = f"read_parquet('{self._glob(name)}', union_by_name=true)"
+                body = spec.view_sql.format(source=source) if spec.view_sql else f"SELECT * FROM {source}"
+                statements.append(f'CREATE OR REPLACE {kind} "{name}" AS {body}')
+            else:
+                statements.append(
+                    f'CREATE OR REPLACE {"TEMP " if temp else ""}TABLE "{name}" AS SELECT * FROM "_empty_{name}"'
+                )
+        statements += [f'CREATE OR REPLACE {kind} "{v.name}" AS {v.sql}' for v in self.catalog.views.values()]
         return statements
 
+    def _run_statements(self, con: duckdb.DuckDBPyConnection, temp: bool) -> None:
+        # a table that got its first data turns from an empty table into a view (and back after a drop)
+        existing = con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+        for name, table_type in existing:
+            if name not in self.catalog.tables and name not in self.catalog.views:
+                continue  # a user's own table in the file stays
+            con.execute(f'DROP {"VIEW" if table_type == "VIEW" else "TABLE"} IF EXISTS "{name}"')
+        for name, spec in self.catalog.tables.items():
+            if not self._has_files(name):
+                con.register(f"_empty_{name}", pl.DataFrame(schema=spec.schema).to_arrow())
+        for statement in self._view_statements(temp):
+            con.execute(statement)
+        for name in self.catalog.tables:
+            con.unregister(f"_empty_{name}")
+
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with every table as a view: no lock on the warehouse file."""
+        """An in-memory DuckDB connection with every table as a view: reads only, no lock on any file."""
         con = duckdb.connect()
-        for statement in self._view_statements():
-            con.execute(statement.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW", 1))
+        self._run_statements(con, temp=True)
         return con
 
     def sql(self, query: str) -> pl.DataFrame:
@@ -222,6 +275,7 @@ class Warehouse:
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True)
         with (self.home / "warehouse.lock").open("w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
@@ -235,9 +289,10 @@ class Warehouse:
             for attempt in range(attempts):
                 try:
                     with duckdb.connect(str(self.db_path)) as con:
-                        for statement in self._view_statements():
-                            con.execute(statement)
-                    (self.home / ".views").write_text("\n".join(sorted([*_TABLES, *_VIEWS])))
+                        self._run_statements(con, temp=False)
+                    # which tables the file's views read from Parquet (the others are empty tables)
+                    backed = [name for name in self.catalog.tables if self._has_files(name)]
+                    (self.home / ".views").write_text("\n".join(sorted(backed)))
                     return True
                 except duckdb.IOException:
                     # Someone (a duckdb CLI, a `vlmfr sql`) holds the file; views are glob-based and

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from vlmfr_data.store import Warehouse
+from vlmfr_data.tiers import KEPT_TIERS, TIERS
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ SUITES: dict[str, Suite] = {
                 gxe.ExpectColumnValuesToNotBeNull(column="sample_id"),
                 gxe.ExpectCompoundColumnsToBeUnique(column_list=["dataset", "split", "sample_id"]),
                 gxe.ExpectColumnValuesToBeInSet(
-                    column="tier", value_set=["high", "medium", "low", "rejected"]
+                    column="tier", value_set=TIERS
                 ),
                 gxe.ExpectColumnValuesToBeInSet(column="image_tokens_match", value_set=[True]),
             ],
@@ -138,7 +139,7 @@ SUITES: dict[str, Suite] = {
             lambda gxe: [
                 # at most half of the samples rejected
                 gxe.ExpectColumnValuesToBeInSet(
-                    column="tier", value_set=["high", "medium", "low"], mostly=0.5
+                    column="tier", value_set=KEPT_TIERS, mostly=0.5
                 ),
             ],
         ),

@@ -30,14 +30,6 @@ RAW_TURN_SCHEMA: dict[str, pl.DataType] = {
     "kind": pl.String(),  # a format may fix the kind (COCO: caption); else it follows the role
 }
 
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
-    "dataset": pl.String(),
-    "split": pl.String(),
-    "source_file": pl.String(),
-    "record": pl.String(),
-    "field": pl.String(),
-    "reason": pl.String(),
-}
 
 
 @dataclass

@@ -18,36 +18,13 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from vlmfr_data.catalog import TRANSLATIONS
 from vlmfr_data.mt.base import BackendUnavailable, MTSystem
 from vlmfr_data.mt.spans import Masked, mask, restore
-from vlmfr_data.store import TableSpec, Warehouse, register_table
+from vlmfr_data.store import Warehouse
 
 log = logging.getLogger(__name__)
 
-TRANSLATIONS = register_table(
-    TableSpec(
-        name="translations",
-        schema={
-            "segment_id": pl.String(),
-            "system": pl.String(),
-            "system_version": pl.String(),
-            "text_fr": pl.String(),
-            "seconds": pl.Float64(),  # this segment's share of its batch's wall time
-            "error": pl.String(),
-            "spans_ok": pl.Boolean(),
-            "span_problems": pl.List(pl.String()),
-            "batch_id": pl.String(),
-            "created_at": pl.Datetime("us", "UTC"),
-        },
-        view_sql=(
-            # the latest attempt per (segment, system): a new system version supersedes the old rows
-            # here, while the Parquet cache keeps every version
-            "SELECT * FROM {source} QUALIFY row_number() OVER "
-            "(PARTITION BY segment_id, system ORDER BY created_at DESC) = 1"
-        ),
-        description="Latest translation attempt per (segment, MT system); errors kept for retry.",
-    )
-)
 
 
 @dataclass

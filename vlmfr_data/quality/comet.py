@@ -17,8 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from vlmfr_data.registry import Availability
 from vlmfr_data.quality.base import scores_frame
+from vlmfr_data.registry import Availability
 
 
 class Comet:

@@ -11,10 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
-from vlmfr_data.quality.scoring import TIER_ORDER  # noqa: E402
+from vlmfr_data.quality.config import QualityConfig  # noqa: E402
 from vlmfr_data.store import Warehouse  # noqa: E402
-
-TIER_COLOURS = {"high": "#2b8a3e", "medium": "#74b816", "low": "#f59f00", "rejected": "#c92a2a"}
+from vlmfr_data.tiers import TIER_COLOURS, TIERS  # noqa: E402
 
 
 def score_distributions(warehouse: Warehouse, thresholds: dict[str, float], path: Path) -> Path:
@@ -46,8 +45,8 @@ def tier_sizes(warehouse: Warehouse, path: Path) -> Path:
     per_system = warehouse.sql("SELECT system, tier, count(*) AS n FROM translation_quality GROUP BY ALL")
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     counts = dict(samples.iter_rows())
-    left.bar(TIER_ORDER, [counts.get(t, 0) for t in TIER_ORDER], color=[TIER_COLOURS[t] for t in TIER_ORDER])
-    for i, t in enumerate(TIER_ORDER):
+    left.bar(TIERS, [counts.get(t, 0) for t in TIERS], color=[TIER_COLOURS[t] for t in TIERS])
+    for i, t in enumerate(TIERS):
         left.text(i, counts.get(t, 0), f"{counts.get(t, 0):,}", ha="center", va="bottom", fontsize=8)
     left.set(title="French samples per tier (worst segment)", ylabel="samples")
     systems = sorted(per_system["system"].unique().to_list())
@@ -55,12 +54,12 @@ def tier_sizes(warehouse: Warehouse, path: Path) -> Path:
     for j, system in enumerate(systems):
         sub = dict(per_system.filter(pl.col("system") == system).select("tier", "n").iter_rows())
         right.bar(
-            [i + j * width for i in range(len(TIER_ORDER))],
-            [sub.get(t, 0) for t in TIER_ORDER],
+            [i + j * width for i in range(len(TIERS))],
+            [sub.get(t, 0) for t in TIERS],
             width,
             label=system,
         )
-    right.set_xticks([i + width * (len(systems) - 1) / 2 for i in range(len(TIER_ORDER))], TIER_ORDER)
+    right.set_xticks([i + width * (len(systems) - 1) / 2 for i in range(len(TIERS))], TIERS)
     right.set(title="Translations per tier, by MT system", ylabel="distinct segments")
     right.legend(fontsize=8)
     return _save(fig, path)
@@ -68,8 +67,7 @@ def tier_sizes(warehouse: Warehouse, path: Path) -> Path:
 
 def signals_vs_gold(warehouse: Warehouse, path: Path) -> Path:
     long = warehouse.sql(
-        "SELECT q.signal, q.system, q.value, g.chrf FROM quality_scores q "
-        "JOIN quality_signals s ON q.signal = s.signal AND q.signal_version = s.signal_version "
+        "SELECT q.signal, q.system, q.value, g.chrf FROM current_quality_scores q "
         "JOIN gold_pairs g ON g.segment_id = q.segment_id AND g.system = q.system "
         "UNION ALL SELECT 'combined', system, combined, chrf FROM gold_pairs"
     ).drop_nulls()
@@ -133,3 +131,26 @@ def threshold_ablation(warehouse: Warehouse, thresholds: dict[str, float], path:
     )
     left.legend(fontsize=8, loc="lower left")
     return _save(fig, path)
+
+
+def build_quality_figures(warehouse: Warehouse, config: QualityConfig) -> list[tuple[str, Path]]:
+    folder = warehouse.home / "report"
+    made = [
+        (
+            "Combined score per MT system",
+            score_distributions(warehouse, config.thresholds, folder / "combined_by_system.png"),
+        ),
+        ("Tier sizes", tier_sizes(warehouse, folder / "tier_sizes.png")),
+    ]
+    if warehouse.partitions("gold_pairs"):
+        made.append(
+            ("Signals vs gold chrF", signals_vs_gold(warehouse, folder / "signals_vs_gold.png"))
+        )
+    if warehouse.partitions("threshold_ablation"):
+        made.append(
+            (
+                "Threshold ablation",
+                threshold_ablation(warehouse, config.thresholds, folder / "threshold_ablation.png"),
+            )
+        )
+    return made

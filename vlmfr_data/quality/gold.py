@@ -14,52 +14,10 @@ import polars as pl
 from sacrebleu.metrics import BLEU, CHRF
 from scipy.stats import spearmanr
 
+from vlmfr_data.catalog import GOLD_PAIRS, GOLD_SUMMARY, SIGNAL_CORRELATIONS, THRESHOLD_ABLATION
 from vlmfr_data.segments import normalise, segment_id
-from vlmfr_data.store import TableSpec, Warehouse, register_table
-
-GOLD_PAIRS = register_table(
-    TableSpec(
-        name="gold_pairs",
-        schema={
-            "segment_id": pl.String(),
-            "system": pl.String(),
-            "text_en": pl.String(),
-            "text_fr": pl.String(),
-            "reference": pl.String(),
-            "chrf": pl.Float64(),
-            "tier": pl.String(),
-            "combined": pl.Float64(),
-        },
-        description="Every translation that has a gold reference, with its sentence chrF against it.",
-    )
-)
-GOLD_SUMMARY = register_table(
-    TableSpec(
-        name="gold_summary",
-        schema={
-            "system": pl.String(),
-            "pairs": pl.Int64(),
-            "chrf": pl.Float64(),
-            "bleu": pl.Float64(),
-            "share_gold_high": pl.Float64(),
-            "share_high_tier": pl.Float64(),
-            "share_rejected": pl.Float64(),
-        },
-        description="Per MT system: corpus chrF/BLEU vs gold, share of gold-high translations, tier shares.",
-    )
-)
-SIGNAL_CORRELATIONS = register_table(
-    TableSpec(
-        name="signal_correlations",
-        schema={
-            "signal": pl.String(),
-            "pairs": pl.Int64(),
-            "spearman": pl.Float64(),
-            "p_value": pl.Float64(),
-        },
-        description="Spearman correlation of each quality signal (and the combined score) with gold chrF.",
-    )
-)
+from vlmfr_data.store import Warehouse
+from vlmfr_data.tiers import REJECTED
 
 
 def load_gold(path: Path | None = None) -> pl.DataFrame:
@@ -113,13 +71,12 @@ def evaluate_against_gold(
                 "bleu": BLEU(tokenize="13a").corpus_score(hyps, refs).score,
                 "share_gold_high": float((group["chrf"] >= gold_high_chrf).mean()),
                 "share_high_tier": float((group["tier"] == "high").mean()),
-                "share_rejected": float((group["tier"] == "rejected").mean()),
+                "share_rejected": float((group["tier"] == REJECTED).mean()),
             }
         )
     summary = pl.DataFrame(summaries, schema=GOLD_SUMMARY.schema).sort("system")
     scores = warehouse.sql(
-        "SELECT q.segment_id, q.system, q.signal, q.value FROM quality_scores q "
-        "JOIN quality_signals s ON q.signal = s.signal AND q.signal_version = s.signal_version"
+        "SELECT segment_id, system, signal, value FROM current_quality_scores"
     )
     long = pl.concat(
         [
@@ -150,21 +107,6 @@ def evaluate_against_gold(
     return {"pairs": pairs, "summary": summary, "correlations": correlations, "ablation": ablation}
 
 
-THRESHOLD_ABLATION = register_table(
-    TableSpec(
-        name="threshold_ablation",
-        schema={
-            "threshold": pl.Float64(),
-            "samples": pl.Int64(),
-            "share_of_samples": pl.Float64(),
-            "translations_kept": pl.Int64(),
-            "gold_precision": pl.Float64(),
-            "gold_recall": pl.Float64(),
-        },
-        description="For each combined-score cut: French samples kept (worst segment >= cut) and, on gold, "
-        "the share of kept translations that are gold-high (precision) and of gold-high ones kept (recall).",
-    )
-)
 
 
 def threshold_ablation(warehouse: Warehouse, gold_high_chrf: float = 60.0, steps: int = 21) -> pl.DataFrame:
@@ -173,17 +115,17 @@ def threshold_ablation(warehouse: Warehouse, gold_high_chrf: float = 60.0, steps
     rows = warehouse.sql(
         f"""
         WITH cuts AS (SELECT unnest({cuts}) AS threshold),
-        samples AS (SELECT min_combined FROM french_samples WHERE tier <> 'rejected' OR min_combined IS NULL),
+        samples AS (SELECT min_combined FROM french_samples WHERE tier <> '{REJECTED}' OR min_combined IS NULL),
         total AS (SELECT count(*) AS n FROM french_samples)
         SELECT c.threshold,
                (SELECT count(*) FROM samples WHERE min_combined >= c.threshold) AS samples,
                (SELECT count(*) FROM samples WHERE min_combined >= c.threshold) / greatest((SELECT n FROM total), 1)
                    AS share_of_samples,
-               (SELECT count(*) FROM gold_pairs g WHERE g.combined >= c.threshold AND g.tier <> 'rejected')
+               (SELECT count(*) FROM gold_pairs g WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}')
                    AS translations_kept,
                (SELECT avg((g.chrf >= {gold_high_chrf})::INT) FROM gold_pairs g
-                    WHERE g.combined >= c.threshold AND g.tier <> 'rejected') AS gold_precision,
-               (SELECT count(*) FILTER (WHERE g.combined >= c.threshold AND g.tier <> 'rejected')
+                    WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}') AS gold_precision,
+               (SELECT count(*) FILTER (WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}')
                     / greatest(count(*), 1) FROM gold_pairs g WHERE g.chrf >= {gold_high_chrf}) AS gold_recall
         FROM cuts c ORDER BY c.threshold
         """

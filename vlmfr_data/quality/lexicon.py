@@ -14,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from vlmfr_data.registry import Availability
 from vlmfr_data.quality.base import scores_frame
+from vlmfr_data.registry import Availability
 
 ANALYSER = Path("/usr/share/apertium/apertium-fr-es/fr-es.automorf.bin")
 _LEXICAL_UNIT = re.compile(r"\^((?:\\.|[^/$\\])*)/((?:\\.|[^$\\])*)\$")

@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from vlmfr_data.registry import Availability
 from vlmfr_data.quality.base import scores_frame
+from vlmfr_data.registry import Availability
 
 # Letters French does not use but Spanish/Portuguese/Italian do: a word with one is a leak.
 _FOREIGN_LETTERS = re.compile(r"[áíóúñ¿¡ãõì]")

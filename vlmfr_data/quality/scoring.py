@@ -18,72 +18,15 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from vlmfr_data.catalog import QUALITY_SIGNALS, TRANSLATION_QUALITY
 from vlmfr_data.quality.base import PAIRS_SCHEMA, SIGNALS, QualitySignal
 from vlmfr_data.quality.config import QualityConfig
-from vlmfr_data.store import TableSpec, Warehouse, register_table
+from vlmfr_data.store import Warehouse
+from vlmfr_data.tiers import KEPT_TIERS, REJECTED
 
 log = logging.getLogger(__name__)
 
-QUALITY_SCORES = register_table(
-    TableSpec(
-        name="quality_scores",
-        schema={
-            "segment_id": pl.String(),
-            "system": pl.String(),
-            "system_version": pl.String(),
-            "signal": pl.String(),
-            "signal_version": pl.String(),
-            "value": pl.Float64(),
-            "score": pl.Float64(),
-            "gate": pl.String(),
-            "detail": pl.String(),
-            "created_at": pl.Datetime("us", "UTC"),
-        },
-        # the latest score per (segment, system, signal): scores of superseded translation or signal
-        # versions stay in the Parquet cache but leave the view
-        view_sql=(
-            "SELECT * FROM {source} QUALIFY row_number() OVER "
-            "(PARTITION BY segment_id, system, signal ORDER BY created_at DESC) = 1"
-        ),
-        description="One row per (segment, MT system, quality signal): raw value, [0,1] score, gate.",
-    )
-)
-QUALITY_SIGNALS = register_table(
-    TableSpec(
-        name="quality_signals",
-        schema={
-            "signal": pl.String(),
-            "signal_version": pl.String(),
-            "status": pl.String(),
-            "reason": pl.String(),
-            "weight": pl.Float64(),
-            "description": pl.String(),
-            "pairs_scored": pl.Int64(),
-            "new_pairs": pl.Int64(),
-            "seconds": pl.Float64(),
-        },
-        description="Each configured quality signal: ok or skipped (with why), weight, documented range.",
-    )
-)
-TRANSLATION_QUALITY = register_table(
-    TableSpec(
-        name="translation_quality",
-        schema={
-            "segment_id": pl.String(),
-            "system": pl.String(),
-            "system_version": pl.String(),
-            "text_fr": pl.String(),
-            "combined": pl.Float64(),
-            "n_signals": pl.Int32(),
-            "gates": pl.List(pl.String()),
-            "tier": pl.String(),
-            "is_best": pl.Boolean(),
-        },
-        description="Combined score, gates and tier of every translation; is_best marks the system kept.",
-    )
-)
 
-TIER_ORDER = ["high", "medium", "low", "rejected"]
 
 
 @dataclass
@@ -181,17 +124,11 @@ def score_translations(warehouse: Warehouse, config: QualityConfig, batch_rows: 
 
 
 def assign_tier(combined: pl.Expr, gated: pl.Expr, thresholds: dict[str, float]) -> pl.Expr:
-    return (
-        pl.when(gated | combined.is_null())
-        .then(pl.lit("rejected"))
-        .when(combined >= thresholds["high"])
-        .then(pl.lit("high"))
-        .when(combined >= thresholds["medium"])
-        .then(pl.lit("medium"))
-        .when(combined >= thresholds["low"])
-        .then(pl.lit("low"))
-        .otherwise(pl.lit("rejected"))
-    )
+    """The best kept tier whose threshold the combined score reaches; gated or unscored = rejected."""
+    tier = pl.when(gated | combined.is_null()).then(pl.lit(REJECTED))
+    for name in KEPT_TIERS:
+        tier = tier.when(combined >= thresholds[name]).then(pl.lit(name))
+    return tier.otherwise(pl.lit(REJECTED))
 
 
 def combine_scores(warehouse: Warehouse, config: QualityConfig) -> pl.DataFrame:

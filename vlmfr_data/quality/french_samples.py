@@ -12,37 +12,10 @@ from collections.abc import Iterator
 
 import polars as pl
 
-from vlmfr_data.ingest import TURN_STRUCT
-from vlmfr_data.quality.scoring import TIER_ORDER
+from vlmfr_data.catalog import FRENCH_SAMPLES
 from vlmfr_data.segments import rebuild_turns
-from vlmfr_data.store import TableSpec, Warehouse, register_table, register_view
-
-FRENCH_SAMPLES = register_table(
-    TableSpec(
-        name="french_samples",
-        schema={
-            "dataset": pl.String(),
-            "split": pl.String(),
-            "sample_id": pl.String(),
-            "image": pl.String(),
-            "turns": pl.List(TURN_STRUCT),
-            "tier": pl.String(),
-            "min_combined": pl.Float64(),
-            "systems": pl.List(pl.String()),
-        },
-        description="French samples rebuilt from the best translations, with their tier (worst segment).",
-    )
-)
-_RANK = pl.Enum(TIER_ORDER)
-
-register_view(
-    "tier_summary",
-    "SELECT dataset, tier, count(*) AS samples, "
-    "round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY dataset), 1) AS pct_samples, "
-    "round(avg(min_combined), 3) AS avg_min_combined "
-    "FROM french_samples GROUP BY dataset, tier "
-    "ORDER BY dataset, list_position(['high', 'medium', 'low', 'rejected'], tier)",
-)
+from vlmfr_data.store import Warehouse
+from vlmfr_data.tiers import REJECTED, TIER_ENUM
 
 
 def build_french_samples(warehouse: Warehouse, dataset: str, samples_per_batch: int = 200_000) -> int:
@@ -74,7 +47,7 @@ def _french_samples(samples: pl.DataFrame, pieces: pl.DataFrame, best: pl.DataFr
     per_sample = (
         pieces.filter(pl.col("segment_id").is_not_null())
         .join(best, on="segment_id", how="left")
-        .with_columns(pl.col("tier").fill_null("rejected").cast(_RANK))
+        .with_columns(pl.col("tier").fill_null(REJECTED).cast(TIER_ENUM))
         .group_by(keys)
         .agg(
             pl.col("tier").max().cast(pl.String),
@@ -96,6 +69,6 @@ def _french_samples(samples: pl.DataFrame, pieces: pl.DataFrame, best: pl.DataFr
     )
     return (
         turns.join(per_sample, on=keys, how="left")
-        .with_columns(pl.col("tier").fill_null("rejected"), pl.col("systems").fill_null([]))
+        .with_columns(pl.col("tier").fill_null(REJECTED), pl.col("systems").fill_null([]))
         .select(list(FRENCH_SAMPLES.schema))
     )

@@ -1,0 +1,265 @@
+"""The pipeline's stages as library functions: one per asset, each doing the whole step and returning a
+`StageReport` (numbers, small preview frames, paths) that a Dagster asset hands over as metadata.
+
+From a notebook, the whole data half is:
+
+    from vlmfr_data import stages
+    from vlmfr_data.config import load_config
+    from vlmfr_data.store import Warehouse
+
+    warehouse, config = Warehouse(), load_config()
+    for dataset in config.datasets:
+        stages.ingest(warehouse, config, dataset.name)
+    stages.segment(warehouse, config)
+    for system in config.mt_systems:
+        stages.translate(warehouse, config, system.name)
+    stages.score(warehouse, config)
+    stages.combine(warehouse, config)
+    stages.rebuild_french(warehouse, config)
+    stages.evaluate_gold(warehouse, config)
+    for tier_set in TIER_SETS:
+        stages.export_corpus(warehouse, config, tier_set)
+    stages.report(warehouse, config)
+
+Imports of heavy modules (MT engines, sacrebleu, matplotlib) happen inside the stage that needs them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from vlmfr_data.config import ProjectConfig
+from vlmfr_data.quality.config import QualityConfig
+from vlmfr_data.store import Warehouse
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class StageReport:
+    """What a stage did: `values` (numbers, short strings, JSON-able dicts), `tables` (small preview
+    frames), `paths` (files a person may open), `log` lines already said, and wall time."""
+
+    stage: str
+    values: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+    figures: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+    ok: bool = True
+
+
+def _quality(config: ProjectConfig) -> QualityConfig:
+    return QualityConfig.from_dict(config.quality)
+
+
+def _say(log: Log | None, text: str) -> None:
+    if log is not None:
+        log(text)
+
+
+# --------------------------------------------------------------------------------------------- ingest
+def ingest(warehouse: Warehouse, config: ProjectConfig, dataset: str, log: Log | None = None) -> StageReport:
+    """`samples` and `quarantine` of one configured dataset (a partition of each)."""
+    from vlmfr_data.ingest import ingest_dataset
+
+    result = ingest_dataset(warehouse, config.dataset(dataset))
+    _say(log, f"{dataset}: {result.samples} samples, {result.quarantined} records quarantined")
+    quoted = dataset.replace("'", "''")
+    return StageReport(
+        "ingest",
+        values={
+            "samples": result.samples,
+            "turns": result.turns,
+            "quarantined_records": result.quarantined,
+            "per_split": result.per_split,
+            "quarantine_reasons": result.reasons,
+        },
+        tables={
+            "preview": warehouse.sql(
+                f"SELECT split, sample_id, image, turns FROM samples WHERE dataset = '{quoted}' LIMIT 5"
+            ),
+            "quarantine_preview": warehouse.sql(
+                f"SELECT * FROM quarantine WHERE dataset = '{quoted}' LIMIT 10"
+            ),
+        },
+        seconds=result.seconds,
+    )
+
+
+# ------------------------------------------------------------------------------------------- segments
+def segment(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
+    """`sample_segments` and `dataset_segments` per ingested dataset, then `segments` across them."""
+    from vlmfr_data.segments import build_sample_segments, build_segments
+
+    started = time.perf_counter()
+    datasets = [d.name for d in config.datasets if warehouse.has_partition("samples", d.name)]
+    reports = [build_sample_segments(warehouse, name) for name in datasets]
+    table = build_segments(warehouse, datasets)
+    turns = sum(r.turns for r in reports)
+    _say(log, f"{turns} turns -> {table.height} distinct segments")
+    return StageReport(
+        "segments",
+        values={
+            "distinct_segments": table.height,
+            "turns": turns,
+            "dedup_ratio": round(turns / max(table.height, 1), 1),
+        },
+        tables={
+            "by_kind": table.group_by("kind").len().sort("kind"),
+            "preview": table.select("segment_id", "text_en", "kind", "n_occurrences", "n_protected").head(10),
+        },
+        seconds=time.perf_counter() - started,
+    )
+
+
+# ---------------------------------------------------------------------------------------- translation
+def translate(
+    warehouse: Warehouse, config: ProjectConfig, system_name: str, log: Log | None = None
+) -> StageReport:
+    """`translations` of every missing segment by one configured MT system (append-only cache)."""
+    from vlmfr_data.mt import create_system
+    from vlmfr_data.mt.run import translate_segments
+
+    system_config = config.mt_system(system_name)
+    system = create_system(system_config)
+    availability = system.availability()
+    if not availability.ok:
+        _say(log, f"{system.name}: {availability}")
+        return StageReport("translations", values={"status": str(availability), "new_rows": 0})
+    result = translate_segments(warehouse, system, batch_size=system_config.batch_size)
+    with warehouse.connect() as con:
+        total, errors, flags = con.execute(
+            "SELECT count(*), count(error), count(*) FILTER (WHERE NOT spans_ok) FROM translations "
+            "WHERE system = ? AND system_version = ?",
+            [system.name, system.version],
+        ).fetchone()
+        pairs = con.execute(
+            "SELECT s.text_en, t.text_fr, t.error FROM translations t JOIN segments s USING (segment_id) "
+            "WHERE t.system = ? AND t.system_version = ? ORDER BY s.n_occurrences DESC LIMIT 12",
+            [system.name, system.version],
+        ).pl()
+    return StageReport(
+        "translations",
+        values={
+            "status": "available",
+            "system_version": system.version,
+            "rows": total,
+            "new_rows": result.translated + result.failed,
+            "errors": errors,
+            "span_flags": flags,
+            "sentences_per_second": round(result.segments_per_second, 1),
+        },
+        tables={"sample_pairs": pairs},
+        seconds=result.seconds,
+    )
+
+
+# -------------------------------------------------------------------------------------------- quality
+def score(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
+    """`quality_scores` for every new (translation, signal version) and `quality_signals` (status)."""
+    from vlmfr_data.quality.scoring import score_translations
+
+    result = score_translations(warehouse, _quality(config))
+    for name, status in result.signals.items():
+        _say(log, f"{name}: {status}")
+    summary = warehouse.sql(
+        "SELECT signal, system, count(*) AS pairs, round(avg(score), 3) AS mean_score, count(gate) AS gated "
+        "FROM current_quality_scores GROUP BY ALL ORDER BY ALL"
+    )
+    return StageReport(
+        "quality_scores",
+        values={"pairs": result.pairs, "signals": result.signals},
+        tables={"mean_score_per_signal_and_system": summary},
+        seconds=result.seconds,
+    )
+
+
+def combine(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
+    """`translation_quality`: combined score, gates, tier and the best system per segment."""
+    from vlmfr_data.quality.scoring import combine_scores
+
+    started = time.perf_counter()
+    quality = _quality(config)
+    table = combine_scores(warehouse, quality)
+    best = table.filter(pl.col("is_best")).group_by("system", "tier").len().sort("system", "tier")
+    return StageReport(
+        "translation_quality",
+        values={"translations": table.height, "thresholds": quality.thresholds},
+        tables={"best_system_and_tier": best},
+        seconds=time.perf_counter() - started,
+    )
+
+
+def rebuild_french(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
+    """`french_samples` of every ingested dataset, with their tier."""
+    from vlmfr_data.quality.french_samples import build_french_samples
+
+    started = time.perf_counter()
+    total = 0
+    for dataset in warehouse.partitions("samples"):
+        rows = build_french_samples(warehouse, dataset)
+        total += rows
+        _say(log, f"{dataset}: {rows} French samples")
+    return StageReport(
+        "french_samples",
+        values={"samples": total},
+        tables={"tier_summary": warehouse.sql("SELECT * FROM tier_summary")},
+        seconds=time.perf_counter() - started,
+    )
+
+
+def evaluate_gold(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
+    """`gold_pairs`, `gold_summary`, `signal_correlations`, `threshold_ablation` against gold French."""
+    from vlmfr_data.quality.gold import evaluate_against_gold, load_gold
+
+    started = time.perf_counter()
+    results = evaluate_against_gold(warehouse, load_gold(), _quality(config).gold_high_chrf)
+    return StageReport(
+        "gold",
+        values={"pairs_with_gold": results["pairs"].height},
+        tables={"per_system": results["summary"], "signal_correlations": results["correlations"]},
+        seconds=time.perf_counter() - started,
+    )
+
+
+# -------------------------------------------------------------------------------------------- corpora
+def export_corpus(
+    warehouse: Warehouse, config: ProjectConfig, tier_set: str, log: Log | None = None
+) -> StageReport:
+    """The French corpus of one cumulative tier set under `$VLMFR_HOME/corpora/<tier_set>/`."""
+    from vlmfr_data.corpora import export_corpus as export
+
+    started = time.perf_counter()
+    result = export(warehouse, tier_set, _quality(config).thresholds)
+    _say(log, f"corpus {tier_set}: {result.samples} samples in {result.folder}")
+    return StageReport(
+        "french_corpora",
+        values={"samples": result.samples, "by_dataset": result.by_dataset},
+        paths={"folder": result.folder},
+        seconds=time.perf_counter() - started,
+    )
+
+
+# --------------------------------------------------------------------------------------------- report
+def report(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
+    """The quality report (Markdown + PNG figures) under `$VLMFR_HOME/report/`."""
+    from vlmfr_data.quality.figures import build_quality_figures
+    from vlmfr_data.report import write_report
+
+    started = time.perf_counter()
+    figures = build_quality_figures(warehouse, _quality(config))
+    path = write_report(warehouse, figures)
+    _say(log, f"report: {path}")
+    return StageReport(
+        "quality_report",
+        paths={"report": path},
+        figures=dict(figures),
+        seconds=time.perf_counter() - started,
+    )
