@@ -11,64 +11,87 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import os
 import sys
 import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
+from vlmfr_data.config import vlmfr_home
 
-from vlmfr_data.config import load_config
-from vlmfr_data.store import Warehouse
+if TYPE_CHECKING:  # polars and pyarrow take seconds to import; `vlmfr sql` needs neither
+    import duckdb
 
-
-def _print(df: pl.DataFrame, max_rows: int) -> None:
-    with pl.Config(tbl_rows=max_rows, tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200):
-        print(df)
+    from vlmfr_data.store import Warehouse
 
 
-def _existing_warehouse() -> Warehouse | None:
-    """The warehouse at $VLMFR_HOME, or None after saying where we looked and how to point elsewhere."""
-    warehouse = Warehouse()
-    if warehouse.exists():
-        return warehouse
+def _no_warehouse(home: Path) -> None:
     print(
-        f"no warehouse at {warehouse.home} "
+        f"no warehouse at {home} "
         f"(VLMFR_HOME is {'set' if 'VLMFR_HOME' in os.environ else 'unset, so ./.vlmfr is used'}).\n"
         "Run `make demo` (or the stages) first, or point at an existing one: VLMFR_HOME=/path/to/.vlmfr vlmfr ...",
         file=sys.stderr,
     )
+
+
+def _existing_warehouse() -> Warehouse | None:
+    """The warehouse at $VLMFR_HOME, or None after saying where we looked and how to point elsewhere."""
+    from vlmfr_data.store import Warehouse
+
+    warehouse = Warehouse()
+    if warehouse.exists():
+        return warehouse
+    _no_warehouse(warehouse.home)
     return None
 
 
-def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
-    """CSV has no nested types: list and struct columns become JSON text."""
-    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+def _open_views(home: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse's views: the DuckDB file read-only (kept current by every write), or, while a writer
+    holds it or before it exists, the same views built in memory (that path imports polars)."""
+    import duckdb
+
+    try:
+        return duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    except duckdb.Error:
+        from vlmfr_data.store import Warehouse
+
+        return Warehouse(home).connect()
+
+
+def _json_nested(con: duckdb.DuckDBPyConnection, query: str) -> str:
+    """The query with list/struct/map columns as JSON text: CSV has no nested types."""
+    columns = con.execute(f"DESCRIBE {query}").fetchall()
+    nested = [c[0] for c in columns if any(t in c[1] for t in ("[]", "STRUCT", "MAP", "UNION"))]
     if not nested:
-        return frame
-    return frame.with_columns(
-        pl.Series(name, [json.dumps(v, ensure_ascii=False, default=str) for v in frame[name].to_list()])
-        for name in nested
-    )
+        return query
+    replaced = ", ".join(f'to_json("{name}")::VARCHAR AS "{name}"' for name in nested)
+    return f"SELECT * REPLACE ({replaced}) FROM ({query})"
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
-    warehouse = _existing_warehouse()
-    if warehouse is None:
+    home = vlmfr_home()
+    if not (home / "tables").is_dir():
+        _no_warehouse(home)
         return 2
+    query = args.query.strip().rstrip(";")
     try:
-        with warehouse.connect() as con:  # in-memory views over the Parquet: no lock, no write
-            result = con.execute(args.query).pl()
+        with _open_views(home) as con:
+            if args.csv:
+                import csv
+
+                relation = con.sql(_json_nested(con, query))
+                writer = csv.writer(sys.stdout, lineterminator="\n")
+                writer.writerow(relation.columns)
+                while rows := relation.fetchmany(10_000):
+                    writer.writerows(rows)
+            else:
+                con.sql(query).show(max_rows=args.max_rows, max_width=200)
     except duckdb.Error as exc:
         print(f"SQL error: {exc}\n(`vlmfr tables` lists the views)", file=sys.stderr)
         return 2
-    if args.csv:
-        sys.stdout.write(csv_safe(result).write_csv())
-    else:
-        _print(result, args.max_rows)
     return 0
 
 
@@ -89,6 +112,8 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from vlmfr_data import stages
+    from vlmfr_data.config import load_config
+    from vlmfr_data.store import Warehouse
 
     config = load_config()
     warehouse = Warehouse()
@@ -105,6 +130,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_segments(args: argparse.Namespace) -> int:
     from vlmfr_data import stages
+    from vlmfr_data.config import load_config
+    from vlmfr_data.store import Warehouse
 
     report = stages.segment(Warehouse(), load_config(), log=print)
     print(f"segments: {report.values['distinct_segments']} distinct across datasets")
