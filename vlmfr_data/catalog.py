@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from evaluation.tables import TABLES as EVALUATION_TABLES
+from evaluation.tables import VIEWS as EVALUATION_VIEWS
 from training.tables import TABLES as TRAINING_TABLES
 from vlmfr_data.store import Catalog, TableSpec, ViewSpec
 from vlmfr_data.tiers import TIERS, tier_order_sql
@@ -259,7 +260,7 @@ DATA_TABLES: list[TableSpec] = [
 
 CATALOG = Catalog(
     tables=[*DATA_TABLES, *TRAINING_TABLES, *EVALUATION_TABLES],
-    views=[TIER_SUMMARY, CURRENT_QUALITY_SCORES],
+    views=[TIER_SUMMARY, CURRENT_QUALITY_SCORES, *EVALUATION_VIEWS],
 )
 
 __all__ = ["CATALOG", "TIERS", "Catalog", "TableSpec", "ViewSpec"]
