@@ -14,6 +14,10 @@ from evaluation.sweep import cut_key
 EVALUATION = EvaluationConfig.from_project(CONFIG)
 sweep_partitions = dg.StaticPartitionsDefinition([cut_key(c) for c in EVALUATION.sweep_cuts])
 
+# With `make ui`'s daemon running, evaluation follows its inputs: a retrained model or re-cut corpus is
+# evaluated again (cached predictions make an unchanged model cost nothing).
+AUTOMATION = dg.AutomationCondition.eager()
+
 # Training's and quality's assets by key: no import cycle, and the graph still orders them.
 ENGLISH_VLM = dg.AssetKey("english_vlm")
 TIER_MODELS = dg.AssetKey("tier_models")
@@ -33,6 +37,7 @@ def _rows_preview(rows: list[dict]) -> dg.MetadataValue:
 @dg.asset(
     deps=[ENGLISH_VLM, TRANSLATIONS, GOLD_PAIRS],
     group_name="evaluation",
+    automation_condition=AUTOMATION,
     kinds={"pytorch", "parquet"},
     description="The English-trained VLM on the English test split (upper bound) and on every French benchmark "
     "(gold, and the test split as each MT system translated it) without adaptation. One `evaluations` row per "
@@ -59,6 +64,7 @@ def english_vlm_evaluation(
     partitions_def=mt_system_partitions,
     deps=[english_vlm_evaluation, TRANSLATIONS],
     group_name="evaluation",
+    automation_condition=AUTOMATION,
     kinds={"pytorch", "parquet"},
     description="Translate-test with one MT system (partition): French question -> English through the system's "
     "FR->EN partner, the English VLM answers, the answer goes back to French through the same platform MT code "
@@ -90,6 +96,7 @@ def translate_test_evaluation(
 @dg.asset(
     deps=[TIER_MODELS, english_vlm_evaluation],
     group_name="evaluation",
+    automation_condition=AUTOMATION,
     kinds={"pytorch", "parquet"},
     description="Every (tier set, method) model in `training_runs` on the French benchmarks (gold and each MT "
     "system's translation), cached per model version.",
@@ -114,6 +121,7 @@ def tier_model_evaluation(
 @dg.asset(
     deps=[english_vlm_evaluation, translate_test_evaluation],
     group_name="evaluation",
+    automation_condition=AUTOMATION,
     kinds={"pytorch"},
     description="Per-sample latency (batch 1, MT engines uncached): direct French inference vs translate-test per "
     "MT system, split into question translation, model and answer translation (`eval_latency`).",
@@ -131,6 +139,7 @@ def inference_latency(
     partitions_def=sweep_partitions,
     deps=[FRENCH_SAMPLES, GOLD_PAIRS, ENGLISH_VLM],
     group_name="evaluation",
+    automation_condition=AUTOMATION,
     kinds={"pytorch", "json", "parquet"},
     description="Threshold sweep, one partition per combined-score cut in `[evaluation] sweep_cuts`: the training "
     "corpus the cut keeps, its occurrence-weighted gold precision, and the accuracy on easy_vqa_fr_gold of a "
@@ -166,6 +175,7 @@ def threshold_sweep(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         QUALITY_REPORT,
     ],
     group_name="evaluation",
+    automation_condition=AUTOMATION,
     kinds={"html", "matplotlib"},
     description="The self-contained HTML report `$VLMFR_HOME/report/index.html`: accuracy by method x tier set "
     "with intervals, translate-test per MT system, latency, the threshold curve, loss curves, translation quality "
