@@ -94,3 +94,65 @@ def test_tables_fit_80_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     out = capsys.readouterr().out
     assert "segments  [all]" in out and "samples  [(empty)]" in out and "tier_summary  [view]" in out
     assert max(len(line) for line in out.splitlines() if not line.startswith("DuckDB file")) <= 80
+
+
+def test_config_paths_resolve_against_the_config_folder_and_gold_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vlmfr_data.config import load_config
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "models" / "opus").mkdir(parents=True)
+    (project / "refs.csv").write_text("text_en,text_fr\nhello,bonjour\n", encoding="utf-8")
+    (project / "vlmfr.toml").write_text(
+        """
+[[datasets]]
+name = "mine"
+format = "llava"
+paths = { json = "data/llava_{split}.json, data/extra*.jsonl", image_root = "~/images" }
+
+[[datasets]]
+name = "vqa"
+format = "easy_vqa"
+
+[[mt_systems]]
+name = "opus"
+backend = "hf_seq2seq"
+options = { model = "models/opus", num_beams = 4 }
+
+[[gold]]
+dataset = "mine"
+path = "refs.csv"
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)  # somewhere else: paths must not depend on the working directory
+    config = load_config(project / "vlmfr.toml")
+    mine = config.dataset("mine")
+    assert mine.paths["json"] == f"{project}/data/llava_{{split}}.json,{project}/data/extra*.jsonl"
+    assert mine.paths["image_root"] == "~/images"  # home-relative stays for the loader to expand
+    assert config.mt_system("opus").options == {"model": str(project / "models" / "opus"), "num_beams": 4}
+    assert [(g.dataset, g.path) for g in config.gold or []] == [("mine", str(project / "refs.csv"))]
+    assert config.gold_for("vqa") == []  # an explicit [[gold]] list replaces the shipped default
+
+    from vlmfr_data.quality.gold import load_configured_gold
+
+    gold, without = load_configured_gold(config)
+    assert gold["reference"].to_list() == ["bonjour"] and without == ["vqa"]
+
+
+def test_default_config_uses_the_shipped_easy_vqa_gold() -> None:
+    from vlmfr_data.config import default_config
+    from vlmfr_data.quality.gold import load_configured_gold
+
+    gold, without = load_configured_gold(default_config())
+    assert gold.height == 120 and without == []
+
+
+def test_report_names_datasets_without_gold(tmp_path: Path) -> None:
+    from vlmfr_data.report import write_report
+
+    warehouse = _small_warehouse(tmp_path / "home")
+    text = write_report(warehouse, without_gold=["my_llava"]).read_text()
+    assert "no gold configured for my_llava" in text and "[[gold]]" in text

@@ -43,6 +43,23 @@ class MTSystemConfig:
 
 
 @dataclass
+class GoldConfig:
+    """Hand-written French references for one dataset: a CSV with `text_en,text_fr` columns.
+
+    `path = ""` means the reference shipped with the package for that dataset (easy-vqa only)."""
+
+    dataset: str
+    path: str = ""
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.dataset
+
+
+SHIPPED_GOLD = {"easy_vqa": "gold_easy_vqa_fr.csv"}  # dataset format -> file under vlmfr_data/data/
+
+
+@dataclass
 class ProjectConfig:
     datasets: list[DatasetConfig]
     mt_systems: list[MTSystemConfig]
@@ -51,6 +68,15 @@ class ProjectConfig:
     # `[training]` and `[evaluation]` tables, parsed by their own packages (training.config, evaluation).
     training: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    # `[[gold]]` entries; by default the shipped reference of every configured dataset that has one
+    gold: list[GoldConfig] | None = None
+
+    def __post_init__(self) -> None:
+        if self.gold is None:
+            self.gold = [GoldConfig(d.name) for d in self.datasets if d.format in SHIPPED_GOLD]
+
+    def gold_for(self, dataset: str) -> list[GoldConfig]:
+        return [g for g in self.gold or [] if g.dataset == dataset]
 
     def dataset(self, name: str) -> DatasetConfig:
         for ds in self.datasets:
@@ -108,14 +134,68 @@ def load_config(path: Path | None = None) -> ProjectConfig:
     if not path.exists():
         return default_config()
     with path.open("rb") as fh:
-        raw = tomllib.load(fh)
+        try:
+            raw = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(
+                f"config {path}: not valid TOML ({exc}); fix the file or unset VLMFR_CONFIG"
+            ) from exc
+    # Relative paths are relative to the config file's folder, as in every TOML-configured tool.
+    folder = path.resolve().parent
     base = default_config()
-    datasets = [DatasetConfig(**d) for d in raw.get("datasets", [])] or base.datasets
-    systems = [MTSystemConfig(**s) for s in raw.get("mt_systems", [])] or base.mt_systems
+    datasets = [
+        DatasetConfig(**{**d, "paths": {k: resolve_paths(v, folder) for k, v in d.get("paths", {}).items()}})
+        for d in _entries(raw, "datasets", path)
+    ] or base.datasets
+    systems = [
+        MTSystemConfig(**{**s, "options": _resolve_options(s.get("options", {}), folder)})
+        for s in _entries(raw, "mt_systems", path)
+    ] or base.mt_systems
+    gold = None
+    if "gold" in raw:
+        gold = [
+            GoldConfig(**{**g, "path": resolve_paths(g.get("path", ""), folder)})
+            for g in _entries(raw, "gold", path)
+        ]
     return ProjectConfig(
         datasets=datasets,
         mt_systems=systems,
         quality=raw.get("quality", {}),
         training=raw.get("training", {}),
         evaluation=raw.get("evaluation", {}),
+        gold=gold,
     )
+
+
+def _entries(raw: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
+    entries = raw.get(key, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ValueError(f"config {path}: `{key}` must be an array of tables ([[{key}]] entries)")
+    return entries
+
+
+def resolve_paths(spec: str, folder: Path) -> str:
+    """Each comma-separated part of a path spec made absolute against `folder` (globs, `{split}` and `~`
+    are kept for the loader)."""
+    if not spec:
+        return spec
+    parts = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        if part.startswith("~") or Path(part).is_absolute() or ":" in part.split("/")[0]:
+            parts.append(part)  # home-relative, absolute, or a scheme such as `package:`
+        else:
+            parts.append(str(folder / part))
+    return ",".join(parts)
+
+
+_PATH_OPTIONS = ("model", "checkpoint", "path", "tokenizer")
+
+
+def _resolve_options(options: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Model paths in MT options that are written relative (`./models/x`, `models/x`) and exist there."""
+    resolved = dict(options)
+    for key in _PATH_OPTIONS:
+        value = resolved.get(key)
+        if isinstance(value, str) and value and (folder / value).exists() and not Path(value).is_absolute():
+            resolved[key] = str(folder / value)
+    return resolved

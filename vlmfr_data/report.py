@@ -88,7 +88,10 @@ GOLD = [
 ]
 
 
-def write_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | None = None) -> Path:
+def write_report(
+    warehouse: Warehouse, figures: list[tuple[str, Path]] | None = None, without_gold: list[str] | None = None
+) -> Path:
+    """`report.md`; `without_gold` names the datasets that have no configured gold reference."""
     folder = warehouse.home / "report"
     folder.mkdir(parents=True, exist_ok=True)
     parts = [
@@ -107,6 +110,12 @@ def write_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | None = 
         parts.append(f"# {heading}\n")
         for title, query in sections:
             parts.append(f"## {title}\n\n{markdown.table(warehouse.sql(query), max_rows=50)}\n")
+    if without_gold:
+        parts.append(
+            "# Gold references missing\n\n"
+            + "".join(f"- no gold configured for {name}\n" for name in without_gold)
+            + "\nAdd `[[gold]]` entries (`dataset`, `path` to a CSV with `text_en,text_fr`) to vlmfr.toml.\n"
+        )
     for caption, path in figures or []:
         parts.append(
             f"## {caption}\n\n![{caption}]({path.relative_to(folder) if path.is_relative_to(folder) else path})\n"

@@ -217,13 +217,16 @@ def rebuild_french(warehouse: Warehouse, config: ProjectConfig, log: Log | None 
 
 def evaluate_gold(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
     """`gold_pairs`, `gold_summary`, `signal_correlations`, `threshold_ablation` against gold French."""
-    from vlmfr_data.quality.gold import evaluate_against_gold, load_gold
+    from vlmfr_data.quality.gold import evaluate_against_gold, load_configured_gold
 
     started = time.perf_counter()
-    results = evaluate_against_gold(warehouse, load_gold(), _quality(config).gold_high_chrf)
+    gold, without = load_configured_gold(config)
+    for dataset in without:
+        _say(log, f"no gold configured for {dataset} (add a [[gold]] entry with a CSV of text_en,text_fr)")
+    results = evaluate_against_gold(warehouse, gold, _quality(config).gold_high_chrf)
     return StageReport(
         "gold",
-        values={"pairs_with_gold": results["pairs"].height},
+        values={"pairs_with_gold": results["pairs"].height, "datasets_without_gold": without},
         tables={"per_system": results["summary"], "signal_correlations": results["correlations"]},
         seconds=time.perf_counter() - started,
     )
@@ -255,7 +258,9 @@ def report(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) 
 
     started = time.perf_counter()
     figures = build_quality_figures(warehouse, _quality(config))
-    path = write_report(warehouse, figures)
+    path = write_report(
+        warehouse, figures, without_gold=[d.name for d in config.datasets if not config.gold_for(d.name)]
+    )
     _say(log, f"report: {path}")
     return StageReport(
         "quality_report",

@@ -15,6 +15,7 @@ from sacrebleu.metrics import BLEU, CHRF
 from scipy.stats import spearmanr
 
 from vlmfr_data.catalog import GOLD_PAIRS, GOLD_SUMMARY, SIGNAL_CORRELATIONS, THRESHOLD_ABLATION
+from vlmfr_data.config import SHIPPED_GOLD, ProjectConfig
 from vlmfr_data.segments import normalise, segment_id
 from vlmfr_data.store import Warehouse
 from vlmfr_data.tiers import REJECTED
@@ -24,10 +25,14 @@ def load_gold(path: Path | None = None) -> pl.DataFrame:
     """`segment_id, text_en, reference` from a CSV with `text_en,text_fr` (default: shipped easy-vqa gold)."""
     if path is None:
         with importlib.resources.as_file(
-            importlib.resources.files("vlmfr_data") / "data" / "gold_easy_vqa_fr.csv"
+            importlib.resources.files("vlmfr_data") / "data" / SHIPPED_GOLD["easy_vqa"]
         ) as shipped:
             raw = pl.read_csv(shipped)
     else:
+        if not Path(path).is_file():
+            raise FileNotFoundError(
+                f"gold file {path} does not exist; fix `path` under [[gold]] in vlmfr.toml"
+            )
         raw = pl.read_csv(path)
     missing = {"text_en", "text_fr"} - set(raw.columns)
     if missing:
@@ -39,6 +44,30 @@ def load_gold(path: Path | None = None) -> pl.DataFrame:
         "text_en",
         pl.col("text_fr").alias("reference"),
     )
+
+
+def load_configured_gold(config: ProjectConfig) -> tuple[pl.DataFrame, list[str]]:
+    """Every configured gold set of a configured dataset, as one frame (a string with references in two
+    sets keeps the first); and the datasets that have none."""
+    frames = []
+    for gold in config.gold or []:
+        if gold.dataset not in {d.name for d in config.datasets}:
+            continue
+        if gold.path:
+            frames.append(load_gold(Path(gold.path)))
+        else:
+            fmt = config.dataset(gold.dataset).format
+            if fmt not in SHIPPED_GOLD:
+                raise ValueError(
+                    f"[[gold]] {gold.name}: no shipped reference for format {fmt!r}; give `path`"
+                )
+            frames.append(load_gold())
+    missing = [d.name for d in config.datasets if not config.gold_for(d.name)]
+    if not frames:
+        return pl.DataFrame(
+            schema={"segment_id": pl.String(), "text_en": pl.String(), "reference": pl.String()}
+        ), missing
+    return pl.concat(frames).unique("segment_id", keep="first", maintain_order=True), missing
 
 
 def evaluate_against_gold(
@@ -75,9 +104,7 @@ def evaluate_against_gold(
             }
         )
     summary = pl.DataFrame(summaries, schema=GOLD_SUMMARY.schema).sort("system")
-    scores = warehouse.sql(
-        "SELECT segment_id, system, signal, value FROM current_quality_scores"
-    )
+    scores = warehouse.sql("SELECT segment_id, system, signal, value FROM current_quality_scores")
     long = pl.concat(
         [
             scores.join(pairs.select("segment_id", "system", "chrf"), on=["segment_id", "system"]),
@@ -105,8 +132,6 @@ def evaluate_against_gold(
     warehouse.write_partition("signal_correlations", correlations)
     ablation = threshold_ablation(warehouse, gold_high_chrf)
     return {"pairs": pairs, "summary": summary, "correlations": correlations, "ablation": ablation}
-
-
 
 
 def threshold_ablation(warehouse: Warehouse, gold_high_chrf: float = 60.0, steps: int = 21) -> pl.DataFrame:
