@@ -25,8 +25,12 @@ def prepare_dagster_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(vlmfr_home() / "dagster")))
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists():  # offline machine: no telemetry
-        instance_yaml.write_text("telemetry:\n  enabled: false\n")
+    if not instance_yaml.exists() or "managed_python_loggers" not in instance_yaml.read_text():
+        # offline machine: no telemetry; the library's `vlmfr` logger (progress, rate, ETA) goes to the run log
+        instance_yaml.write_text(
+            "telemetry:\n  enabled: false\n"
+            "python_logs:\n  python_log_level: INFO\n  managed_python_loggers:\n    - vlmfr\n"
+        )
     return home
 
 
