@@ -20,7 +20,7 @@ import polars as pl
 
 from evaluation.tables import EVAL_TRANSLATIONS
 from vlmfr_data.mt.base import BackendUnavailable, MTSystem
-from vlmfr_data.mt.run import _translate_batch  # the platform's batch path: masking, span checks, retries
+from vlmfr_data.mt.run import translate_batch  # the platform batch path: masking, span checks, retries
 from vlmfr_data.segments import normalise, segment_id, segments_from_texts
 from vlmfr_data.store import Warehouse
 
@@ -63,7 +63,7 @@ def translate_cached(
     if pending:
         segments = segments_from_texts(pending, kind="eval")
         for offset in range(0, segments.height, batch_size):
-            rows = _translate_batch(system, segments.slice(offset, batch_size))
+            rows = translate_batch(system, segments.slice(offset, batch_size))
             frame = rows.join(
                 segments.select("segment_id", pl.col("text_en").alias("source_text")), on="segment_id"
             )
