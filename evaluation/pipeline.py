@@ -56,8 +56,20 @@ def device_of(predictor: Predictor) -> str:
     return str(getattr(predictor, "device", "cpu"))
 
 
+def benchmark_items(warehouse: Warehouse, names: list[str]) -> dict[str, pl.DataFrame]:
+    """Items of each benchmark, built once per stage (every model of a stage sees the same items)."""
+    from evaluation.benchmarks import BENCHMARKS
+
+    return {name: BENCHMARKS.create(name).items(warehouse) for name in names}
+
+
 def _evaluate_all(
-    warehouse: Warehouse, system: Any, benchmarks: list[str], config: EvaluationConfig, emit: Emit | None
+    warehouse: Warehouse,
+    system: Any,
+    benchmarks: list[str],
+    config: EvaluationConfig,
+    emit: Emit | None,
+    items: dict[str, pl.DataFrame] | None = None,
 ) -> list[dict[str, Any]]:
     rows = []
     predictor = getattr(system, "predictor", None)
@@ -71,6 +83,7 @@ def _evaluate_all(
             resamples=config.bootstrap,
             seed=config.seed,
             device=device_of(predictor) if predictor is not None else "cpu",
+            items=(items or {}).get(name),
         )
         row = result.row
         line = (
@@ -153,9 +166,13 @@ def tier_models(warehouse: Warehouse) -> pl.DataFrame:
 def evaluate_tier_models(
     warehouse: Warehouse, project: ProjectConfig, config: EvaluationConfig, emit: Emit | None = None
 ) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     benchmarks = french_benchmarks(project, config)
-    for run in tier_models(warehouse).iter_rows(named=True):
+    runs = tier_models(warehouse)
+    if runs.height == 0:
+        return rows
+    items = benchmark_items(warehouse, benchmarks)
+    for run in runs.iter_rows(named=True):
         predictor = load_model(run["model_dir"])
         system = DirectModel(
             predictor,
@@ -164,7 +181,7 @@ def evaluate_tier_models(
             method=run["method"],
             tier_set=run["tier_set"],
         )
-        rows += _evaluate_all(warehouse, system, benchmarks, config, emit)
+        rows += _evaluate_all(warehouse, system, benchmarks, config, emit, items)
     return rows
 
 
