@@ -192,3 +192,114 @@ def test_unknown_format_and_missing_path_are_clear_errors() -> None:
         list(iter_samples(DatasetConfig("x", "parquetz")))
     with pytest.raises(ValueError, match="needs paths.json"):
         list(iter_samples(DatasetConfig("x", "llava")))
+
+
+def test_non_string_values_say_what_they_are(tmp_path: Path, images: Path) -> None:
+    records = [
+        {"id": "num", "image": "a.png", "conversations": [{"from": "human", "value": 3}]},
+        {
+            "id": "mixed",
+            "image": "a.png",
+            "conversations": [
+                {"from": "human", "value": ["What?"]},
+                {"from": "gpt", "value": True},
+                {"from": "human", "value": {"text": "x"}},
+            ],
+        },
+        {"id": "imgnum", "image": 7, "conversations": [{"from": "human", "value": "Q?"}]},
+        {"id": "null", "image": "a.png", "conversations": [{"from": "human", "value": None}]},
+        {"id": "fine", "image": "a.png", "conversations": [{"from": "human", "value": "Q?"}]},
+    ]
+    path = write_json(tmp_path / "types.json", records)
+    samples, quarantine = collect(DatasetConfig("t", "llava", {"json": str(path), "image_root": str(images)}))
+    assert samples["sample_id"].to_list() == ["fine"]
+    reasons = {(r["record"].split("'")[1], r["field"]): r["reason"] for r in quarantine.iter_rows(named=True)}
+    assert reasons[("num", "conversations[0].value")] == "value is a number, expected a string"
+    assert reasons[("mixed", "conversations[0].value")] == "value is a list, expected a string"
+    assert reasons[("mixed", "conversations[1].value")] == "value is a boolean, expected a string"
+    assert reasons[("mixed", "conversations[2].value")] == "value is an object, expected a string"
+    assert reasons[("imgnum", "image")] == "image is a number, expected a string (a file path)"
+    assert reasons[("null", "conversations[0].value")] == "turn has no text"  # null is absent text
+
+    coco = write_json(
+        tmp_path / "captions.json",
+        {
+            "images": [{"id": 1, "file_name": "a.png"}],
+            "annotations": [{"id": 5, "image_id": 1, "caption": 42}],
+        },
+    )
+    _, quarantine = collect(
+        DatasetConfig("c", "coco_captions", {"annotations": str(coco), "image_root": str(images)})
+    )
+    assert quarantine.select("field", "reason").rows() == [
+        ("caption", "caption is a number, expected a string")
+    ]
+
+
+def test_image_token_count_must_match_the_image(tmp_path: Path, images: Path, warehouse: Warehouse) -> None:
+    records = [
+        {
+            "id": "two_tokens",
+            "image": "a.png",
+            "conversations": [
+                {"from": "human", "value": "<image>\nWhat is this?"},
+                {"from": "gpt", "value": "A square."},
+                {"from": "human", "value": "<image>\nAnd this?"},
+            ],
+        },
+        {
+            "id": "two_in_one",
+            "image": "a.png",
+            "conversations": [{"from": "human", "value": "<image><image> Q?"}],
+        },
+        {"id": "token_no_image", "conversations": [{"from": "human", "value": "<image>\nWhat is this?"}]},
+        {
+            "id": "two_images",
+            "image": ["a.png", "b.png"],
+            "conversations": [{"from": "human", "value": "<image>\nQ?"}],
+        },
+        {"id": "one_token", "image": "a.png", "conversations": [{"from": "human", "value": "<image>\nQ?"}]},
+        {
+            "id": "no_token",
+            "image": ["b.png"],
+            "conversations": [{"from": "human", "value": "Q?"}],
+        },  # export adds it
+        {
+            "id": "text_only",
+            "conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Hi."}],
+        },
+    ]
+    path = write_json(tmp_path / "tokens.json", records)
+    ingest_dataset(warehouse, DatasetConfig("tok", "llava", {"json": str(path), "image_root": str(images)}))
+    assert sorted(warehouse.read("samples")["sample_id"]) == ["no_token", "one_token", "text_only"]
+    q = warehouse.read("quarantine")
+    reasons = {r["record"].split("'")[1]: (r["field"], r["reason"]) for r in q.iter_rows(named=True)}
+    assert reasons["two_tokens"] == (
+        "conversations",
+        "2 <image> tokens but the sample has 1 image; expected one token per image "
+        "(or none: the corpus export adds it)",
+    )
+    assert reasons["two_in_one"][1].startswith("2 <image> tokens but the sample has 1 image")
+    assert reasons["token_no_image"] == (
+        "conversations",
+        "1 <image> token(s) but the sample has no image; remove the token or give the record an image",
+    )
+    assert reasons["two_images"] == ("image", "record has 2 images; only one image per sample is supported")
+    assert q.height == 4
+
+
+def test_same_id_in_two_files_of_one_batch_is_a_duplicate(tmp_path: Path, images: Path) -> None:
+    record = {"id": "x", "image": "a.png", "conversations": [{"from": "human", "value": "Q?"}]}
+    first = write_json(tmp_path / "first.json", [record])
+    second = write_json(tmp_path / "second.json", [record])  # same reference "#0 (id='x')" in both files
+    parts = list(
+        iter_samples(
+            DatasetConfig("two", "llava", {"json": f"{first},{second}", "image_root": str(images)}),
+            batch_records=10,  # both records in one batch
+        )
+    )
+    samples, quarantine = pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts])
+    assert samples["sample_id"].to_list() == ["x"]
+    assert quarantine.select(pl.col("source_file").str.split("/").list.last(), "reason").rows() == [
+        ("second.json", "duplicate sample id x; ids must be unique within a split")
+    ]

@@ -1,8 +1,11 @@
 """Ingest: any dataset format -> canonical `samples` rows, bad records -> `quarantine` with the reason.
 
 Checks common to every format run here, vectorised over a batch of turn rows: unknown role, a turn with
-no text, a missing image file, a missing or duplicate sample id. A record with any problem is
-quarantined whole (one row per problem, naming file, record and field); the rest of the dataset loads.
+no text, a missing image file, a missing or duplicate sample id, and `<image>` tokens that do not match
+the sample's image (every format has 0 or 1 image per sample: more than one token, or a token with no
+image, is quarantined; an image with no token is fine, the corpus export adds `<image>\\n`). A record
+with any problem is quarantined whole (one row per problem, naming file, record and field); the rest of
+the dataset loads.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from vlmfr_data.store import Warehouse
 log = logging.getLogger(__name__)
 
 
+IMAGE_TOKEN = "<image>"
 # Canonical roles follow LLaVA (human / gpt / system); common aliases are accepted.
 ROLE_ALIASES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt", "system": "system"}
 KIND_BY_ROLE = {"human": "question", "gpt": "answer", "system": "system"}
@@ -59,8 +63,10 @@ class _Validator:
         self.image_exists.update({p: os.path.exists(p) for p in new_images})
 
         # First occurrence of each id within this batch, by record; a later record with the same id is a dup.
+        # A record reference ("#0 (id='x')") is unique within its file only, and a batch may span files.
+        turns = turns.with_columns(pl.concat_str("source_file", "record", separator="\x00").alias("_record"))
         first_record = turns.group_by("sample_id", maintain_order=True).agg(
-            pl.col("record").first().alias("_first")
+            pl.col("_record").first().alias("_first")
         )
         turns = turns.join(first_record, on="sample_id", how="left", nulls_equal=True).with_columns(
             pl.col("role")
@@ -80,7 +86,7 @@ class _Validator:
                 pl.lit("record has no id; give every record a unique 'id'"),
             ),
             (
-                pl.col("sample_id").is_in(self.seen_ids.implode()) | (pl.col("record") != pl.col("_first")),
+                pl.col("sample_id").is_in(self.seen_ids.implode()) | (pl.col("_record") != pl.col("_first")),
                 pl.lit("id"),
                 pl.format("duplicate sample id {}; ids must be unique within a split", pl.col("sample_id")),
             ),
@@ -105,9 +111,9 @@ class _Validator:
                 )
                 for cond, field_expr, reason in checks
             ]
+            + [image_token_problems(turns)]
         ).unique(maintain_order=True)
-        rejected_records = problems["record"].unique()
-        good = turns.filter(~pl.col("record").is_in(rejected_records.implode()))
+        good = turns.join(problems.select("source_file", "record"), on=["source_file", "record"], how="anti")
         self.seen_ids = pl.concat([self.seen_ids, good["sample_id"].unique()])
 
         samples = (
@@ -136,6 +142,36 @@ class _Validator:
             how="diagonal",
         ).select(list(QUARANTINE_SCHEMA))
         return samples, quarantine
+
+
+def image_token_problems(turns: pl.DataFrame) -> pl.DataFrame:
+    """One problem row per record whose `<image>` token count does not fit its image (0 or 1 per sample):
+    more than one token, or a token and no image. No token with an image is fine (the export adds it)."""
+    per_record = turns.group_by("source_file", "record", maintain_order=True).agg(
+        pl.col("text").str.count_matches(IMAGE_TOKEN, literal=True).sum().alias("tokens"),
+        pl.col("image").is_not_null().any().cast(pl.Int64).alias("images"),
+    )
+    return per_record.filter(pl.col("tokens") > pl.col("images")).select(
+        "source_file",
+        "record",
+        pl.lit("conversations").alias("field"),
+        pl.when(pl.col("images") == 0)
+        .then(
+            pl.format(
+                "{} <image> token(s) but the sample has no image; remove the token or give the record an image",
+                pl.col("tokens"),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "{} <image> tokens but the sample has {} image; expected one token per image "
+                "(or none: the corpus export adds it)",
+                pl.col("tokens"),
+                pl.col("images"),
+            )
+        )
+        .alias("reason"),
+    )
 
 
 def iter_samples(

@@ -31,7 +31,6 @@ RAW_TURN_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-
 @dataclass
 class RawBatch:
     turns: list[dict[str, Any]] = field(default_factory=list)
@@ -121,6 +120,26 @@ def resolve_files(config: DatasetConfig, key: str, split: str) -> list[Path]:
         matches = sorted(path.parent.glob(path.name)) if any(c in path.name for c in "*?[") else [path]
         files.extend(matches)
     return files
+
+
+# How a JSON value that should be text is named in a quarantine reason ("value is a number, ...").
+# bool before int: a JSON true is a Python bool, which is also an int.
+_JSON_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (int, "a number"),
+    (float, "a number"),
+    (list, "a list"),
+    (dict, "an object"),
+)
+
+
+def not_text(value: Any, name: str = "value") -> str | None:
+    """Why a parsed JSON value cannot be a turn's text (`"value is a number, expected a string"`), or None
+    for a string. A missing or null value is also None: ingest reports it as "turn has no text"."""
+    if value is None or isinstance(value, str):
+        return None
+    kind = next((label for cls, label in _JSON_KINDS if isinstance(value, cls)), type(value).__name__)
+    return f"{name} is {kind}, expected a string"
 
 
 def image_path(root: str | None, name: Any) -> str | None:

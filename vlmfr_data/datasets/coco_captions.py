@@ -1,7 +1,8 @@
 """COCO captions: `{"images": [{"id", "file_name"}], "annotations": [{"id", "image_id", "caption"}]}`.
 
 One sample per caption annotation (sample_id = annotation id), a single `gpt` turn of kind `caption`;
-no instruction text is invented here, exporters add the prompt they need.
+no instruction text is invented here: the corpus export adds a French instruction as the human turn
+(`vlmfr_data.corpora.FRENCH_BRIEF_DESCRIPTION_INSTRUCTIONS`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from vlmfr_data.datasets.base import (
     has_bad_bytes,
     image_path,
     load_json,
+    not_text,
     resolve_files,
 )
 
@@ -53,6 +55,8 @@ class CocoCaptions:
                     batch.reject(path, ref, "<record>", "annotation is not an object")
                 elif bad_bytes and has_bad_bytes(ann):
                     batch.reject(path, ref, "caption", bad_bytes)
+                elif (reason := not_text(ann.get("caption"), "caption")) is not None:
+                    batch.reject(path, ref, "caption", reason)
                 elif ann.get("image_id") not in files:
                     batch.reject(
                         path, ref, "image_id", f"image_id {ann.get('image_id')!r} is not in 'images'"

@@ -14,6 +14,7 @@ from vlmfr_data.datasets.base import (
     has_bad_bytes,
     image_path,
     load_json,
+    not_text,
     read_json_text,
     resolve_files,
 )
@@ -31,12 +32,13 @@ class LlavaConversations:
         batch = RawBatch()
         seen = 0
         for path in resolve_files(config, "json", split):
-            for record_ref, record, problem in _records(path):
+            for record_ref, record, problems in _records(path):
                 if config.limit is not None and seen >= config.limit:
                     break
                 seen += 1
-                if problem is not None:
-                    batch.reject(path, record_ref, problem[0], problem[1])
+                if problems:
+                    for field_name, reason in problems:
+                        batch.reject(path, record_ref, field_name, reason)
                 else:
                     _add_record(batch, path, record_ref, record, config.paths.get("image_root"))
                 if len(batch) >= batch_records:
@@ -46,11 +48,11 @@ class LlavaConversations:
             yield batch
 
 
-Problem = tuple[str, str]
+Problem = tuple[str, str]  # (field, reason)
 
 
-def _records(path: Path) -> Iterator[tuple[str, Any, Problem | None]]:
-    """Yield (record reference, parsed record, problem). JSONL is parsed line by line, so one bad line
+def _records(path: Path) -> Iterator[tuple[str, Any, list[Problem]]]:
+    """Yield (record reference, parsed record, problems). JSONL is parsed line by line, so one bad line
     costs one record; a malformed .json array costs that file (reported as one quarantine row)."""
     try:
         if path.suffix == ".jsonl":
@@ -64,7 +66,7 @@ def _records(path: Path) -> Iterator[tuple[str, Any, Problem | None]]:
                     yield (
                         f"line {line_no}",
                         None,
-                        ("<record>", f"malformed JSON at column {exc.colno}: {exc.msg}"),
+                        [("<record>", f"malformed JSON at column {exc.colno}: {exc.msg}")],
                     )
                     continue
                 yield from _checked(f"line {line_no}", record, bad_bytes)
@@ -74,33 +76,43 @@ def _records(path: Path) -> Iterator[tuple[str, Any, Problem | None]]:
                 yield (
                     "<file>",
                     None,
-                    ("<file>", f"expected a JSON array of records, got {type(data).__name__}"),
+                    [("<file>", f"expected a JSON array of records, got {type(data).__name__}")],
                 )
                 return
             for index, record in enumerate(data):
                 yield from _checked(f"#{index}", record, bad_bytes)
     except UnreadableFile as exc:
-        yield "<file>", None, ("<file>", str(exc))
+        yield "<file>", None, [("<file>", str(exc))]
 
 
-def _checked(ref: str, record: Any, bad_bytes: str | None) -> Iterator[tuple[str, Any, Problem | None]]:
+def _checked(ref: str, record: Any, bad_bytes: str | None) -> Iterator[tuple[str, Any, list[Problem]]]:
     if not isinstance(record, dict):
-        yield ref, None, ("<record>", f"expected an object, got {type(record).__name__}")
+        yield ref, None, [("<record>", f"expected an object, got {type(record).__name__}")]
         return
     ref = f"{ref} (id={record.get('id')!r})" if "id" in record else ref
     if bad_bytes and has_bad_bytes(record):
         field_name = next((k for k, v in record.items() if has_bad_bytes(v)), "<record>")
-        yield ref, None, (field_name, bad_bytes)
+        yield ref, None, [(field_name, bad_bytes)]
         return
     conversations = record.get("conversations")
     if not isinstance(conversations, list) or not conversations:
-        yield ref, None, ("conversations", "missing or empty 'conversations' list")
+        yield ref, None, [("conversations", "missing or empty 'conversations' list")]
         return
+    problems: list[Problem] = []
+    image = record.get("image")
+    if isinstance(image, list) and len(image) > 1:
+        # one image per sample in every format here; keeping the first would orphan the other tokens
+        problems.append(("image", f"record has {len(image)} images; only one image per sample is supported"))
+    elif (reason := not_text(image[0] if isinstance(image, list) and image else image, "image")) is not None:
+        problems.append(("image", f"{reason} (a file path)"))
     for i, turn in enumerate(conversations):
         if not isinstance(turn, dict) or "from" not in turn:
-            yield ref, None, (f"conversations[{i}].from", "turn has no 'from' (expected human/gpt/system)")
-            return
-    yield ref, record, None
+            problems.append((f"conversations[{i}].from", "turn has no 'from' (expected human/gpt/system)"))
+        elif (reason := not_text(turn["from"], "from")) is not None:
+            problems.append((f"conversations[{i}].from", reason))
+        elif (reason := not_text(turn.get("value"))) is not None:
+            problems.append((f"conversations[{i}].value", reason))
+    yield ref, (None if problems else record), problems
 
 
 def _add_record(
@@ -108,7 +120,7 @@ def _add_record(
 ) -> None:
     sample_id = record.get("id")
     image = record.get("image")
-    if isinstance(image, list):  # multi-image records: keep the first, the rest are not supported yet
+    if isinstance(image, list):  # a one-image list (longer lists are quarantined in `_checked`)
         image = image[0] if image else None
     for turn_index, turn in enumerate(record["conversations"]):
         value = turn.get("value")

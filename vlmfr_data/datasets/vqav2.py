@@ -15,6 +15,7 @@ from vlmfr_data.datasets.base import (
     has_bad_bytes,
     image_path,
     load_json,
+    not_text,
     resolve_files,
 )
 
@@ -59,6 +60,12 @@ class VQAv2:
                 batch.reject(a_path, ref, "annotations", "no annotation with this question_id")
             elif (q_bad and has_bad_bytes(q)) or (a_bad and has_bad_bytes(ann)):
                 batch.reject(q_path, ref, "question", q_bad or a_bad or "")
+            elif (reason := not_text(q.get("question"), "question")) is not None:
+                batch.reject(q_path, ref, "question", reason)
+            elif (
+                reason := not_text(ann.get("multiple_choice_answer"), "multiple_choice_answer")
+            ) is not None:
+                batch.reject(a_path, ref, "multiple_choice_answer", reason)
             else:
                 try:
                     image = pattern.format(split=split, image_id=int(q["image_id"]))
