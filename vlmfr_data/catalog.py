@@ -15,6 +15,7 @@ import polars as pl
 from evaluation.tables import TABLES as EVALUATION_TABLES
 from evaluation.tables import VIEWS as EVALUATION_VIEWS
 from training.tables import TABLES as TRAINING_TABLES
+from vlmfr_data.review.tables import TABLES as REVIEW_TABLES
 from vlmfr_data.store import Catalog, TableSpec, ViewSpec
 from vlmfr_data.tiers import TIERS, tier_order_sql
 
@@ -256,6 +257,7 @@ DATA_TABLES: list[TableSpec] = [
     GOLD_SUMMARY,
     SIGNAL_CORRELATIONS,
     THRESHOLD_ABLATION,
+    *REVIEW_TABLES,
 ]
 
 CATALOG = Catalog(
