@@ -7,6 +7,14 @@ Combined score = weighted mean of the available signal scores (weights renormali
 that apply to the pair; a skipped or null signal does not count). Hard gates reject a translation
 whatever the combined score says: wrong language, broken `<image>` / protected spans, empty output,
 copy of the source. The best system per segment is the ungated one with the highest combined score.
+
+Expert review outranks the machines (`vlmfr_data.review`): a `human` translation backed by an imported
+review (its `system_version` is the review file's hash, the review corrected or approved that segment)
+gets combined 1.0, no gates, hence tier `high`, and is the segment's best whatever the machine scores.
+The quality signals still score it (their rows stay in `quality_scores`), they just do not decide.
+A translation a reviewer rated 1-2 without correcting it gets the gate `expert_rejected` (only that
+exact text of that system: a new version is judged afresh). A `human` translation without such a review
+(a fixture, a hand-written row) is ranked like any system.
 """
 
 from __future__ import annotations
@@ -21,12 +29,13 @@ import polars as pl
 from vlmfr_data.catalog import QUALITY_SIGNALS, TRANSLATION_QUALITY
 from vlmfr_data.quality.base import PAIRS_SCHEMA, SIGNALS, QualitySignal
 from vlmfr_data.quality.config import QualityConfig
+from vlmfr_data.review import HUMAN_SYSTEM
 from vlmfr_data.store import Warehouse
 from vlmfr_data.tiers import KEPT_TIERS, REJECTED
 
 log = logging.getLogger(__name__)
 
-
+EXPERT_REJECTED = "expert_rejected"  # gate of a translation a reviewer rated 1-2 without correcting it
 
 
 @dataclass
@@ -167,13 +176,13 @@ def combine_scores(warehouse: Warehouse, config: QualityConfig) -> pl.DataFrame:
         .with_columns(
             pl.when(pl.col("combined").is_nan()).then(None).otherwise(pl.col("combined")).alias("combined")
         )
-        .with_columns(
-            assign_tier(pl.col("combined"), pl.col("gates").list.len() > 0, config.thresholds).alias("tier")
-        )
+    )
+    quality = apply_expert_reviews(quality, warehouse).with_columns(
+        assign_tier(pl.col("combined"), pl.col("gates").list.len() > 0, config.thresholds).alias("tier")
     )
     ranked = quality.with_columns((pl.col("gates").list.len() > 0).alias("_gated")).sort(
-        ["segment_id", "_gated", "combined", "system"],
-        descending=[False, False, True, False],
+        ["segment_id", "_gated", "_reviewed", "combined", "system"],
+        descending=[False, False, True, True, False],
         nulls_last=True,
     )
     best_keys = ranked.group_by("segment_id", maintain_order=True).first().select("segment_id", "system")
@@ -183,3 +192,62 @@ def combine_scores(warehouse: Warehouse, config: QualityConfig) -> pl.DataFrame:
     quality = quality.select(list(TRANSLATION_QUALITY.schema))
     warehouse.write_partition("translation_quality", quality)
     return quality
+
+
+def expert_review_effects(warehouse: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(`human` translations backed by a review, translations rejected by their latest review)."""
+    keys = {"segment_id": pl.String(), "system": pl.String()}
+    if "expert_reviews" not in warehouse.catalog.tables:  # a test catalog without the review tables
+        reviews = pl.DataFrame()
+    else:
+        reviews = warehouse.read("expert_reviews")
+    if reviews.height == 0:
+        return (
+            pl.DataFrame(schema={**keys, "system_version": pl.String()}),
+            pl.DataFrame(schema={**keys, "text_fr": pl.String()}),
+        )
+    backed = (
+        reviews.filter(pl.col("action").is_in(["corrected", "approved"]))
+        .select(
+            "segment_id", pl.lit(HUMAN_SYSTEM).alias("system"), pl.col("file_hash").alias("system_version")
+        )
+        .unique()
+    )
+    # the latest review of each (segment, system, exact text) decides whether that text is rejected
+    latest = (
+        reviews.sort("imported_at", "row")
+        .group_by("segment_id", "rated_system", "rated_fr", maintain_order=True)
+        .last()
+    )
+    rejected = latest.filter(pl.col("action") == "rejected").select(
+        "segment_id", pl.col("rated_system").alias("system"), pl.col("rated_fr").alias("text_fr")
+    )
+    return backed, rejected
+
+
+def apply_expert_reviews(quality: pl.DataFrame, warehouse: Warehouse) -> pl.DataFrame:
+    """Reviewed `human` translations: combined 1.0 and no gates; expert-rejected ones: gate. Adds `_reviewed`."""
+    backed, rejected = expert_review_effects(warehouse)
+    return (
+        quality.join(
+            backed.with_columns(pl.lit(True).alias("_reviewed")),
+            on=["segment_id", "system", "system_version"],
+            how="left",
+        )
+        .join(
+            rejected.unique().with_columns(pl.lit(True).alias("_expert_rejected")),
+            on=["segment_id", "system", "text_fr"],
+            how="left",
+        )
+        .with_columns(pl.col("_reviewed").fill_null(False), pl.col("_expert_rejected").fill_null(False))
+        .with_columns(
+            pl.when(pl.col("_reviewed")).then(pl.lit(1.0)).otherwise(pl.col("combined")).alias("combined"),
+            pl.when(pl.col("_expert_rejected"))
+            .then(pl.lit([EXPERT_REJECTED], pl.List(pl.String)))
+            .when(pl.col("_reviewed"))
+            .then(pl.lit([], pl.List(pl.String)))
+            .otherwise(pl.col("gates"))
+            .alias("gates"),
+        )
+        .drop("_expert_rejected")
+    )

@@ -48,6 +48,7 @@ EXPERT_REVIEWS = TableSpec(
         "correction": pl.String(),
         "comment": pl.String(),
         "action": pl.String(),  # corrected | approved | rejected | rated | commented
+        "selection": pl.String(),  # the queue's "priority" / "stratified" when the file says (agreement)
         "imported_at": pl.Datetime("us", "UTC"),
     },
     description="Imported expert reviews: reviewer, date, 1-5 rating of one system's French, correction, "
