@@ -28,7 +28,15 @@ from vlmfr_data.catalog import DATASET_SEGMENTS, SAMPLE_SEGMENTS, SEGMENTS, SPAN
 from vlmfr_data.store import Warehouse
 
 SPECIAL_TOKEN = r"<image>|<video>|<audio>|<\|[^|\n]{1,40}\|>"
-_LINE_BREAK = re.compile(r"([ \t]*\r?\n\s*)")
+# A fenced code block (CommonMark: a line opening with ``` or ~~~, an optional info string such as
+# `python`, up to a closing fence line of the same character, or to the end of the turn when unclosed)
+# is never translated: like a line break, it is cut out as a literal piece, fence and tag included, and
+# comes back byte for byte. Inline code (`x`, ``x``) stays in its segment as a masked "code" span.
+_FENCES = [
+    rf"{c}{{3,}}{info}(?:\n(?:[\s\S]*?\n)?[ \t]*{c}{{3,}}[ \t]*(?=\r?\n|\Z)|[\s\S]*\Z)"
+    for c, info in (("`", r"[^`\n]*"), ("~", r"[^\n]*"))
+]
+_LINE_BREAK = re.compile(rf"((?:\A|\s*\n)[ \t]*(?:{'|'.join(_FENCES)})|[ \t]*\r?\n\s*)")
 _LEADING = re.compile(rf"^(?:\s*(?:{SPECIAL_TOKEN}))*\s*")
 _TRAILING = re.compile(rf"\s*(?:(?:{SPECIAL_TOKEN})\s*)*$")
 _WHITESPACE = re.compile(r"\s+")
@@ -36,8 +44,13 @@ _WHITESPACE = re.compile(r"\s+")
 # Order matters: an earlier kind claims its characters first (a URL's digits are not a number).
 PROTECTED_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("special", re.compile(SPECIAL_TOKEN)),
-    ("url", re.compile(r"https?://[^\s<>\"')\]]+|www\.[^\s<>\"')\]]+")),
-    ("code", re.compile(r"`[^`\n]+`")),
+    # a URL does not end with sentence punctuation ("see https://x.org/a." keeps its full stop)
+    ("url", re.compile(r"(?:https?://|(?<![@\w.])www\.)[^\s<>\"')\]]*[^\s<>\"')\].,;:!?]")),
+    ("email", re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")),
+    # inline code: a run of 1-3 backticks, text, the same run (``a ` b`` holds a backtick)
+    ("code", re.compile(r"(?<!`)(`{1,3})(?!`)[^\n]+?(?<!`)\1(?!`)")),
+    # HTML entities (&quot; &amp; &#39; &#x27;): an engine drops or "translates" them
+    ("entity", re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")),
     ("placeholder", re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[\w.]*\}|%\([\w]+\)[sdif]|%[sdif]|\$\{[\w.]+\}")),
     ("number", re.compile(r"(?<![\w.])[-+]?\d+(?:[.,:/]\d+)*%?(?![\w])")),
 ]

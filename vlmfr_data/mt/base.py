@@ -13,7 +13,12 @@ from typing import Any, Protocol, runtime_checkable
 from vlmfr_data.config import MTSystemConfig
 from vlmfr_data.registry import Availability, Registry, UnknownEntry
 
-DEFAULT_MASKED_KINDS = frozenset({"special", "url", "code", "placeholder"})
+DEFAULT_MASKED_KINDS = frozenset({"special", "url", "email", "entity", "code", "placeholder"})
+# What `mt/run.py` does around every engine (masking, restoring, span checks, output tidying). Every
+# backend's `version` ends with it, so the translation cache re-translates when it changes.
+# spans2: e-mails and HTML entities masked, fenced code kept out of MT, span counts by exact token.
+# tidy1: double spaces and a space before . , ) removed from MT output (`mt/tidy.py`).
+PIPELINE_VERSION = "spans2 tidy1"
 
 
 class BackendUnavailable(RuntimeError):

@@ -11,8 +11,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from vlmfr_data.mt.base import Availability, SystemDefaults
-from vlmfr_data.mt.hf_common import fingerprint
+from vlmfr_data.mt.base import PIPELINE_VERSION, Availability, SystemDefaults
+from vlmfr_data.mt.hf_common import fingerprint, load_tokenizer
 
 
 class CTranslate2(SystemDefaults):
@@ -53,14 +53,15 @@ class CTranslate2(SystemDefaults):
 
     @cached_property
     def version(self) -> str:
-        return f"{self.model_path.name}@{fingerprint(self.model_path)} beams={self.beam_size}"
+        return (
+            f"{self.model_path.name}@{fingerprint(self.model_path)} beams={self.beam_size} {PIPELINE_VERSION}"
+        )
 
     @cached_property
     def _loaded(self) -> tuple[Any, Any]:
         import ctranslate2
-        from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_path, local_files_only=True)
+        tokenizer = load_tokenizer(self.tokenizer_path)
         if self.src_lang:
             tokenizer.src_lang = self.src_lang
         return ctranslate2.Translator(str(self.model_path), device=self.device), tokenizer

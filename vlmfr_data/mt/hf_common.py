@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -48,6 +49,35 @@ def fingerprint(path: Path) -> str:
         elif f.suffix in WEIGHT_SUFFIXES:
             digest.update(f"{f.name}:{f.stat().st_size}".encode())
     return digest.hexdigest()[:10]
+
+
+def load_tokenizer(path: Path | str, **options: Any) -> Any:
+    """`AutoTokenizer.from_pretrained` from local files, without transformers' false Mistral alarm.
+
+    transformers 4.57.3-4.57.x warns "The tokenizer you are loading ... with an incorrect regex pattern"
+    for every local tokenizer with over 100,000 tokens and a pre-tokenizer whose folder was saved by
+    those versions: Gemma (our converted GGUF), NLLB, M2M100. Its check cannot tell a Mistral
+    tokenizer from another one, and the regex patch it proposes is for Mistral's only. Passing
+    `fix_mistral_regex=False` says "not a Mistral tokenizer": the warning goes, tokenization is
+    unchanged (tested on Gemma-3-270M: identical ids).
+    """
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path, local_files_only=True, fix_mistral_regex=False, **options)
+
+
+def model_cache_dir() -> Path:
+    """Where converted models live, shared by every `VLMFR_HOME` of this user (like Hugging Face's cache).
+
+    `$VLMFR_MODEL_CACHE` if set, else `$XDG_CACHE_HOME/vlmfr`, else `~/.cache/vlmfr`. Writers stage a
+    temporary folder or file beside the target and rename it into place, so two processes converting
+    the same model at once never expose a half-written copy (the second rename loses, harmlessly).
+    """
+    explicit = os.environ.get("VLMFR_MODEL_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "vlmfr"
 
 
 def set_threads(threads: int | None) -> None:

@@ -9,8 +9,14 @@ from typing import Any
 
 import torch
 
-from vlmfr_data.mt.base import Availability, SystemDefaults
-from vlmfr_data.mt.hf_common import fingerprint, local_availability, resolve_local, set_threads
+from vlmfr_data.mt.base import PIPELINE_VERSION, Availability, SystemDefaults
+from vlmfr_data.mt.hf_common import (
+    fingerprint,
+    load_tokenizer,
+    local_availability,
+    resolve_local,
+    set_threads,
+)
 
 # Default codes per family for English -> French.
 NLLB_CODES = {"en": "eng_Latn", "fr": "fra_Latn"}
@@ -53,14 +59,16 @@ class HFSeq2Seq(SystemDefaults):
 
     @cached_property
     def version(self) -> str:
-        return f"{Path(self.model_ref).name}@{fingerprint(self.path)} beams={self.num_beams}"
+        return (
+            f"{Path(self.model_ref).name}@{fingerprint(self.path)} beams={self.num_beams} {PIPELINE_VERSION}"
+        )
 
     @cached_property
     def _loaded(self) -> tuple[Any, Any, dict[str, Any]]:
-        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers import AutoModelForSeq2SeqLM
 
         set_threads(self.threads)
-        tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+        tokenizer = load_tokenizer(self.path)
         model = AutoModelForSeq2SeqLM.from_pretrained(self.path, local_files_only=True).to(self.device).eval()
         gen_kwargs: dict[str, Any] = {}
         family = model.config.model_type

@@ -21,10 +21,11 @@ import polars as pl
 from vlmfr_data.catalog import TRANSLATIONS
 from vlmfr_data.mt.base import BackendUnavailable, MTSystem
 from vlmfr_data.mt.spans import Masked, mask, restore
+from vlmfr_data.mt.tidy import tidy
+from vlmfr_data.progress import Progress
 from vlmfr_data.store import Warehouse
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -66,8 +67,13 @@ def translate_segments(
     segments: pl.DataFrame | None = None,
     batch_size: int = 64,
     on_batch: Callable[[TranslateReport], None] | None = None,
+    emit: Callable[[str], None] | None = None,
 ) -> TranslateReport:
-    """Translate every pending segment (default: the `segments` table) with `system`."""
+    """Translate every pending segment (default: the `segments` table) with `system`.
+
+    Progress (segments done, rate, ETA) goes to the `vlmfr.progress` logger after each batch (at most
+    every 5 s, always the last), and to `emit` too when given (e.g. Dagster's `context.log.info`).
+    """
     availability = system.availability()
     report = TranslateReport(system=system.name, version=system.version if availability.ok else "")
     if not availability.ok:
@@ -82,6 +88,7 @@ def translate_segments(
     log.info(
         "%s (%s): %d of %d segments to translate", system.name, report.version, todo.height, segments.height
     )
+    progress = Progress(f"translate {system.name}", total=todo.height, unit="segments", emit=emit)
     for offset in range(0, todo.height, batch_size):
         batch = todo.slice(offset, batch_size)
         rows = translate_batch(system, batch)
@@ -92,18 +99,7 @@ def translate_segments(
         report.span_flags += rows.filter(pl.col("spans_ok").not_()).height
         report.engine_seconds += float(rows["seconds"].sum() or 0.0)
         report.seconds = time.perf_counter() - started
-        done = offset + batch.height
-        rate = done / report.seconds if report.seconds else 0.0
-        eta = (todo.height - done) / rate if rate else float("nan")
-        log.info(
-            "%s: %d/%d segments, %.1f seg/s, ETA %.0fs, %d failed",
-            system.name,
-            done,
-            todo.height,
-            rate,
-            eta,
-            report.failed,
-        )
+        progress.update(batch.height, extra=f"{report.failed} failed, {report.span_flags} with span problems")
         if on_batch:
             on_batch(report)
     report.seconds = time.perf_counter() - started
@@ -167,7 +163,8 @@ def translate_batch(system: MTSystem, batch: pl.DataFrame) -> pl.DataFrame:
 def _restore_checked(output: str | None, masked: Masked) -> tuple[str | None, list[str]]:
     if output is None:
         return None, []
-    return restore(output, masked)
+    # tidy before restoring: masked spans (code, URLs) keep their own spacing
+    return restore(tidy(output), masked)
 
 
 _translate_batch = translate_batch  # the name evaluation/mt_cache.py imported first
