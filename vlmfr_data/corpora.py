@@ -21,6 +21,7 @@ data has: `<image>\\n` + a French brief-description instruction, the caption sta
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import logging
@@ -99,13 +100,13 @@ def corpora_dir(warehouse: Warehouse) -> Path:
 def instruction_index(ids: pl.Series) -> pl.Series:
     """Which French instruction each sample id gets: a stable hash (MD5, not Python's salted `hash`),
     so every export, process and machine gives a sample the same instruction."""
-    import duckdb  # vectorised MD5; polars has no stable string hash
-
-    with duckdb.connect() as con:
-        con.register("ids", pl.DataFrame({"_row": range(ids.len()), "id": ids}).to_arrow())
-        md5 = con.sql("SELECT md5(id) AS md5 FROM ids ORDER BY _row").pl()["md5"]
-    return (md5.str.slice(0, 8).str.to_integer(base=16) % len(FRENCH_BRIEF_DESCRIPTION_INSTRUCTIONS)).alias(
-        "instruction"
+    # hashlib per id (~4 us each, only caption samples): polars has no stable string hash, and DuckDB's
+    # md5 over a registered frame measured 5-7 s per 100,000 ids here against 0.4 s for this loop.
+    n = len(FRENCH_BRIEF_DESCRIPTION_INSTRUCTIONS)
+    return pl.Series(
+        "instruction",
+        [int(hashlib.md5(i.encode()).hexdigest()[:8], 16) % n for i in ids.to_list()],
+        dtype=pl.UInt32(),
     )
 
 
