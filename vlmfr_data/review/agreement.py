@@ -175,7 +175,7 @@ def review_section(warehouse: Warehouse, folder: Path, current_high: float) -> t
     threshold = suggest_high_threshold(rated, current_high)
     occurrences = warehouse.scan("segments").select("segment_id", "n_occurrences").collect()
     total = float(occurrences["n_occurrences"].sum() or 0)
-    reviewed_ids = reviews["segment_id"].unique()
+    reviewed_ids = reviews["segment_id"].unique().to_list()
     reviewed_share = (
         float(occurrences.filter(pl.col("segment_id").is_in(reviewed_ids))["n_occurrences"].sum()) / total
         if total

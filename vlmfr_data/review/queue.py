@@ -218,7 +218,10 @@ def previous_turn_context(warehouse: Warehouse, segment_ids: list[str]) -> pl.Da
     wanted = occurrences.select(*keys, pl.col("previous").alias("turn_index")).unique()
     previous_pieces = pieces.join(wanted.lazy(), on=[*keys, "turn_index"], how="semi").collect()
     texts = warehouse.scan("segments").select("segment_id", "text_en").collect()
-    previous_text = rebuild_turns(previous_pieces, texts)
+    # the turn as the dataset has it, less image tokens: the reviewer reads the words
+    previous_text = rebuild_turns(previous_pieces, texts).with_columns(
+        pl.col("text").str.replace_all("<image>", "", literal=True).str.strip_chars()
+    )
     counted = (
         occurrences.join(
             previous_text.rename({"turn_index": "previous"}), on=[*keys, "previous"], how="inner"
