@@ -272,7 +272,8 @@ def test_end_to_end_tiers_best_system_and_corpora(tmp_path: Path, images: Path, 
     assert all(t.count("<image>") == 1 for t in first_turns)  # kept where it was, added where missing
     assert first_turns[1].startswith("<image>\n")
     assert [c["from"] for c in records[1]["conversations"]] == ["human", "gpt", "human", "gpt"]
-    assert all(Path(r["image"]).exists() for r in records)
+    image_folder = corpus.folder / json.loads((corpus.folder / "manifest.json").read_text())["image_folder"]
+    assert all((image_folder / r["image"]).exists() for r in records)
     table = pq.read_table(corpus.folder / "samples.parquet")
     assert table.num_rows == 2 and "conversations" in table.column_names
     manifest = json.loads((corpus.folder / "manifest.json").read_text())
