@@ -543,3 +543,42 @@ def test_review_page_in_headless_chromium_saves_a_file_that_imports(
     assert best[ids["no"]] == "non" and best[ids["The circle is blue."]] == "Le cercle est bleu, « ici »."
     if os.environ.get("VLMFR_REVIEW_SCREENSHOT"):  # keep the screenshot for a person to look at
         shutil.copy(tmp_path / "page.png", os.environ["VLMFR_REVIEW_SCREENSHOT"])
+
+
+# ----------------------------------------------------------------------------------------- Dagster
+def test_review_assets_materialize_inbox_and_queue(warehouse: Warehouse, tmp_path: Path) -> None:
+    import dagster as dg
+
+    from assets.common import WarehouseResource
+    from assets.review import REVIEW_ASSETS, REVIEW_CHECKS
+
+    export = export_review(warehouse, QueueSettings(budget=10, stratified_share=0.0), tmp_path / "out")
+    columns, rows = _filled(
+        export.paths["csv"], {"The circle is blue.": {"correction": "Le cercle est bleu."}}
+    )
+    inbox = warehouse.home / "review" / "inbox"
+    inbox.mkdir(parents=True)
+    _write_csv(inbox / "good.csv", columns, rows)
+    _write_csv(inbox / "bad.csv", columns, [dict(r, rating="0") for r in rows])
+    resources = {"warehouse": WarehouseResource(home=str(warehouse.home))}
+    result = dg.materialize([*REVIEW_ASSETS, *REVIEW_CHECKS], resources=resources, raise_on_error=False)
+    assert result.success
+    materialized = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    assert set(materialized) == {"expert_reviews", "review_queue"}
+    assert materialized["expert_reviews"]["reviews_imported"].value == 1
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not checks["review_inbox_valid"].passed  # bad.csv imported nothing and is named
+    assert "bad.csv" in str(checks["review_inbox_valid"].metadata["files_not_imported"].value)
+    assert checks["human_translations_reviewed"].passed
+    assert warehouse.read("review_queue").height > 0
+
+
+def test_a_human_row_without_review_is_ranked_like_any_system(warehouse: Warehouse) -> None:
+    _translations(warehouse, "human", {"no": "non", "The circle is blue.": "The circle is blue."})
+    quality = combine_scores(warehouse, QUALITY)
+    human = quality.filter(pl.col("system") == "human").sort("text_fr")
+    assert human["combined"].to_list() != [1.0, 1.0]  # no review: the signals decide, and gates apply
+    assert human.filter(pl.col("text_fr") == "The circle is blue.")["tier"].item() == "rejected"
