@@ -7,9 +7,9 @@
     bootstrap = 1000             # bootstrap resamples for the 95% interval
     latency_samples = 16         # items timed one by one (batch 1) for the latency split
     sweep_cuts = [0.6, 0.8]      # combined-score cuts of the threshold sweep (one Dagster partition each)
-    sweep_steps = 60             # LoRA steps per sweep model (the demo keeps this small)
+    sweep_steps = 60             # steps per sweep model (the [training] finetune recipe with max_steps = this)
     sweep_method = "lora"
-    sweep_options = {}           # extra keyword options for training.train.train_on_corpus
+    sweep_options = {}           # more TrainConfig overrides for sweep models (e.g. batch_size, max_samples)
 
     [evaluation.translate_test.apertium]   # the FR->EN system used with the EN->FR system "apertium"
     backend = "apertium"

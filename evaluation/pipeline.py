@@ -328,7 +328,9 @@ def run_sweep_cut(
         )
     if corpus.samples:
         started = time.perf_counter()
-        trained = train_cut(warehouse, corpus, config.sweep_method, config.sweep_steps, config.sweep_options)
+        trained = train_cut(
+            warehouse, corpus, config.sweep_method, config.sweep_steps, config.sweep_options, project.training
+        )
         row.update(trained)
         row.setdefault("train_seconds", time.perf_counter() - started)
         system = DirectModel(

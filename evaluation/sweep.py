@@ -157,23 +157,37 @@ def cut_corpus(warehouse: Warehouse, cut: float, gold_high_chrf: float = 60.0) -
 
 
 def train_cut(
-    warehouse: Warehouse, corpus: CorpusCut, method: str, steps: int, options: dict[str, Any]
+    warehouse: Warehouse,
+    corpus: CorpusCut,
+    method: str,
+    steps: int,
+    options: dict[str, Any],
+    training: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train a model of `method` on the cut's corpus with training's own entry point."""
-    from training.train import train_on_corpus
+    """Train a model of `method` on the cut's corpus with training's own entry point.
 
+    The finetuning recipe is the project's `[training]` one with `max_steps = steps`; `options` override
+    more of its fields (e.g. `batch_size`, `max_samples`)."""
+    from dataclasses import replace
+
+    from training.config import parse_training
+    from training.train import models_dir, train_on_corpus
+
+    settings = parse_training(training)
+    config = replace(settings.finetune, max_steps=steps, **options)
     started = time.perf_counter()
-    result = train_on_corpus(warehouse, corpus.folder, method=method, steps=steps, **options)
-    seconds = time.perf_counter() - started
+    report = train_on_corpus(
+        warehouse,
+        corpus.folder,
+        method=method,
+        out_dir=models_dir(warehouse) / "sweep" / f"cut_{cut_key(corpus.cut)}__{method}",
+        config=config,
+        method_config=settings.method(method),
+        model_name=f"sweep:cut_{cut_key(corpus.cut)}__{method}",
+    )
     return {
-        "model_dir": str(_field(result, "model_dir")),
-        "final_loss": _field(result, "final_loss"),
-        "steps": _field(result, "steps", steps),
-        "train_seconds": _field(result, "seconds", seconds),
+        "model_dir": str(report.model_dir),
+        "final_loss": report.final_loss,
+        "steps": report.steps,
+        "train_seconds": report.seconds if report.seconds else time.perf_counter() - started,
     }
-
-
-def _field(result: Any, name: str, default: Any = None) -> Any:
-    if isinstance(result, dict):
-        return result.get(name, default)
-    return getattr(result, name, default)
