@@ -153,10 +153,120 @@ def test_sweep_cut_corpus_and_gold_precision(small: Warehouse) -> None:
 
 
 # ----------------------------------------------------------------------- with a tiny real model
-def _tiny_model(warehouse: Warehouse, tmp: Path) -> Path:
-    """A tiny mini-VLM trained for a few steps on the English train slice with training's own code."""
+@pytest.fixture(scope="module")
+def tiny_vlm(small: Warehouse) -> Path:
+    """A tiny mini-VLM trained for a few steps on the English train slice with training's own code, saved
+    where the evaluation looks for the English VLM."""
+    pytest.importorskip("training.inference", reason="training.inference not installed yet")
     train = pytest.importorskip("training.train", reason="training package not installed yet")
-    pytest.importorskip("training.inference", reason="training package not installed yet")
-    return Path(
-        train.train_english_vlm_tiny(warehouse, tmp)
-    )  # pragma: no cover - replaced once training lands
+    from training.config import MiniConfig, TrainConfig, TrainingSettings
+
+    report = train.train_english_vlm(
+        small, settings=TrainingSettings(model=MiniConfig.tiny()), train=TrainConfig.tiny()
+    )
+    from evaluation.pipeline import english_vlm_dir
+
+    assert Path(report.model_dir) == english_vlm_dir(small)
+    return Path(report.model_dir)
+
+
+def test_translate_test_end_to_end_with_apertium(small: Warehouse, tiny_vlm: Path) -> None:
+    from evaluation.pipeline import evaluate_translate_test
+
+    config = EvaluationConfig(bootstrap=200)
+    rows, reason = evaluate_translate_test(small, PROJECT, config, "apertium")
+    assert reason == "" and len(rows) == 1
+    row = rows[0]
+    assert row["model"] == "translate_test:apertium" and row["benchmark"] == "easy_vqa_fr_gold"
+    assert row["n"] == PER_SPLIT and 0.0 <= row["ci_low"] <= row["accuracy"] <= row["ci_high"] <= 1.0
+    assert row["accuracy_answer_en"] is not None
+    assert "fr-es|spa-eng" in row["model_version"] and "eng-spa|es-fr" in row["model_version"]
+    predictions = small.sql("SELECT * FROM eval_predictions WHERE model = 'translate_test:apertium'")
+    assert predictions.height == PER_SPLIT
+    assert predictions["question_en"].null_count() == 0 and predictions["prediction_en"].null_count() == 0
+    # the English question is Apertium's translation of the French one, from the cache
+    cache = dict(
+        small.sql("SELECT source_text, text FROM eval_translations WHERE target_lang = 'en'").iter_rows()
+    )
+    assert cache and all(cache[q] == e for q, e in predictions.select("question", "question_en").iter_rows())
+    assert len(cache) == predictions["question"].n_unique()  # one engine call per distinct question
+    # the French prediction is the forward system's translation of the English answer
+    from vlmfr_data.mt import create_system
+
+    forward = create_system(APERTIUM)
+    answers = predictions.select("prediction_en", "prediction").unique()
+    translated = forward.translate(answers["prediction_en"].to_list())
+    assert answers["prediction"].to_list() == translated
+
+
+def test_rerun_reuses_cached_predictions(small: Warehouse, tiny_vlm: Path) -> None:
+    from evaluation.pipeline import ENGLISH_VLM, load_model
+    from evaluation.run import evaluate
+    from evaluation.systems import DirectModel
+
+    system = DirectModel(load_model(tiny_vlm), name=ENGLISH_VLM, kind="english_vlm")
+    first = evaluate(small, system, "easy_vqa_fr_gold", resamples=200)
+    assert not first.cached and first.row["seconds"] > 0 and first.row["n"] == PER_SPLIT
+    again = evaluate(small, system, "easy_vqa_fr_gold", resamples=200)
+    assert again.cached and again.row["seconds"] == 0.0
+    assert again.row["accuracy"] == first.row["accuracy"]
+    assert again.predictions["prediction"].to_list() == first.predictions["prediction"].to_list()
+    # another benchmark version (fewer items) is predicted anew, not served stale
+    fewer = evaluate(small, system, "easy_vqa_fr_gold", limit=10, resamples=200)
+    assert not fewer.cached and fewer.row["n"] == 10
+    latest = small.sql(
+        "SELECT n, predictions_cached FROM evaluations WHERE model = 'english_vlm' AND benchmark = 'easy_vqa_fr_gold'"
+    )
+    assert latest.rows() == [(10, False)]  # the view keeps the latest row per (model, benchmark)
+    by_type = small.sql(
+        "SELECT question_type, n FROM evaluation_by_type WHERE model = 'english_vlm' AND benchmark = 'easy_vqa_fr_gold'"
+    )
+    assert by_type["n"].sum() == 10
+
+
+def test_sweep_two_cuts_trains_and_evaluates_two_models(small: Warehouse, tiny_vlm: Path) -> None:
+    from evaluation.pipeline import run_sweep_cut
+
+    scores = small.sql("SELECT min_combined FROM french_samples WHERE split = 'train' AND tier <> 'rejected'")
+    cuts = [
+        round(float(scores["min_combined"].min()), 4),
+        round(float(scores["min_combined"].quantile(0.5)), 4),
+    ]
+    config = EvaluationConfig(sweep_cuts=cuts, sweep_steps=2, sweep_options={"batch_size": 8}, bootstrap=200)
+    rows = [run_sweep_cut(small, PROJECT, config, cut) for cut in cuts]
+    assert rows[0]["samples"] > rows[1]["samples"] > 0
+    assert all(r["accuracy"] is not None and r["n"] == PER_SPLIT and r["steps"] == 2 for r in rows)
+    assert rows[0]["model_dir"] != rows[1]["model_dir"] and all(Path(r["model_dir"]).exists() for r in rows)
+    table = small.sql("SELECT cut, samples, accuracy FROM sweep_results ORDER BY cut")
+    assert table["cut"].to_list() == cuts
+    evaluated = small.sql("SELECT model FROM evaluations WHERE model_kind = 'sweep' ORDER BY model")
+    assert evaluated.height == 2
+
+
+def test_latency_split_and_report(small: Warehouse, tiny_vlm: Path) -> None:
+    from evaluation.pipeline import evaluate_english_vlm, measure_latency
+    from evaluation.report import write_html_report
+
+    config = EvaluationConfig(latency_samples=2, bootstrap=200)
+    rows = evaluate_english_vlm(small, PROJECT, config)
+    assert [r["benchmark"] for r in rows] == ["easy_vqa_en", "easy_vqa_fr_gold", "easy_vqa_fr_apertium"]
+    latency = measure_latency(small, PROJECT, config, ["apertium"])
+    by_mode = {r["mode"]: r for r in latency.iter_rows(named=True)}
+    assert set(by_mode) == {"direct", "translate_test"} and by_mode["direct"]["samples"] == 2
+    assert by_mode["direct"]["translate_question_s"] == 0.0 and by_mode["direct"]["model_s"] > 0
+    assert (
+        by_mode["translate_test"]["translate_question_s"] > 0
+        and by_mode["translate_test"]["translate_answer_s"] > 0
+    )
+    path = write_html_report(small)
+    text = path.read_text()
+    assert path.name == "index.html" and "data:image/png;base64," in text
+    for section in (
+        "Every evaluation",
+        "Translate-test per MT system",
+        "Latency",
+        "Threshold sweep",
+        "Summary",
+    ):
+        assert section in text
+    assert "http://" not in text and "<script" not in text  # self-contained
