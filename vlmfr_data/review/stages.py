@@ -50,9 +50,12 @@ def export_review(
     coverage = float(curve["queue_coverage"][-1]) if curve.height else 0.0
     files = write_export(warehouse, queue, folder, coverage)
     figure = budget_figure(curve, folder / "review_budget_curve.png") if curve.height else None
-    reviewed_best = warehouse.sql(
-        f"SELECT tier, count(*) AS segments FROM translation_quality "
-        f"WHERE is_best AND system = '{HUMAN_SYSTEM}' GROUP BY 1"
+    best_by_human = (
+        warehouse.scan("translation_quality")
+        .filter(pl.col("is_best") & (pl.col("system") == HUMAN_SYSTEM))
+        .select(pl.len())
+        .collect()
+        .item()
     )
     if log:
         log(f"review queue {files.queue_id}: {files.rows} segments -> {files.html}")
@@ -66,7 +69,7 @@ def export_review(
             "by_selection": dict(queue.group_by("selection").len().sort("selection").iter_rows()),
             "coverage_of_occurrences": round(coverage, 4),
             **coverage_at(curve),
-            "segments_best_by_human": int(reviewed_best["segments"].sum() or 0),
+            "segments_best_by_human": int(best_by_human),
         },
         tables={
             "queue": queue.select(
