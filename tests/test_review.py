@@ -31,6 +31,7 @@ from vlmfr_data.quality.french_samples import build_french_samples
 from vlmfr_data.quality.scoring import combine_scores, score_translations
 from vlmfr_data.review.agreement import agreement_table, review_section, suggest_high_threshold
 from vlmfr_data.review.cli import add_parser
+from vlmfr_data.review.export import csv_rows, write_csv
 from vlmfr_data.review.importer import import_review_files
 from vlmfr_data.review.queue import QueueSettings, budget_curve, build_queue, symmetric_chrf
 from vlmfr_data.review.stages import export_review
@@ -166,6 +167,14 @@ def _filled(export_csv: Path, edits: dict[str, dict[str, str]]) -> tuple[list[st
     return columns, rows
 
 
+def _export_csv(warehouse: Warehouse, folder: Path, budget: int = 10) -> Path:
+    """The export's CSV alone (no page, no figure): what the validation tests start from."""
+    folder.mkdir(parents=True, exist_ok=True)
+    columns, rows = csv_rows(build_queue(warehouse, QueueSettings(budget=budget, stratified_share=0.0)))
+    write_csv(folder / "review.csv", columns, rows)
+    return folder / "review.csv"
+
+
 def _counts(warehouse: Warehouse) -> tuple[int, int]:
     return warehouse.read("expert_reviews").height, warehouse.read("translations").height
 
@@ -298,9 +307,9 @@ def test_each_malformed_file_names_file_row_field_and_imports_nothing(
     case: str, warehouse: Warehouse, tmp_path: Path
 ) -> None:
     edits, field, message = BAD_FILES[case]
-    export = export_review(warehouse, QueueSettings(budget=10, stratified_share=0.0), tmp_path / "out")
+    export_csv = _export_csv(warehouse, tmp_path / "out")
     # a valid row beside the bad one: the whole file is refused
-    columns, rows = _filled(export.paths["csv"], {**edits, "red": {"rating": "5"}})
+    columns, rows = _filled(export_csv, {**edits, "red": {"rating": "5"}})
     bad_row = next(i for i, r in enumerate(rows, start=1) if r["text_en"] == next(iter(edits)))
     path = _write_csv(tmp_path / "bad.csv", columns, rows)
     counts = _counts(warehouse)
@@ -311,8 +320,8 @@ def test_each_malformed_file_names_file_row_field_and_imports_nothing(
 
 
 def test_duplicates_encoding_and_missing_columns_are_refused(warehouse: Warehouse, tmp_path: Path) -> None:
-    export = export_review(warehouse, QueueSettings(budget=10, stratified_share=0.0), tmp_path / "out")
-    columns, rows = _filled(export.paths["csv"], {"yes": {"rating": "4"}, "red": {"rating": "5"}})
+    export_csv = _export_csv(warehouse, tmp_path / "out")
+    columns, rows = _filled(export_csv, {"yes": {"rating": "4"}, "red": {"rating": "5"}})
     counts = _counts(warehouse)
     duplicate = next(r for r in rows if r["text_en"] == "yes")
     dup_path = _write_csv(tmp_path / "dup.csv", columns, [*rows, dict(duplicate)])
@@ -556,10 +565,8 @@ def test_review_assets_materialize_inbox_and_queue(warehouse: Warehouse, tmp_pat
     from assets.common import WarehouseResource
     from assets.review import REVIEW_ASSETS, REVIEW_CHECKS
 
-    export = export_review(warehouse, QueueSettings(budget=10, stratified_share=0.0), tmp_path / "out")
-    columns, rows = _filled(
-        export.paths["csv"], {"The circle is blue.": {"correction": "Le cercle est bleu."}}
-    )
+    export_csv = _export_csv(warehouse, tmp_path / "out")
+    columns, rows = _filled(export_csv, {"The circle is blue.": {"correction": "Le cercle est bleu."}})
     inbox = warehouse.home / "review" / "inbox"
     inbox.mkdir(parents=True)
     _write_csv(inbox / "good.csv", columns, rows)
