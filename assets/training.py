@@ -1,0 +1,120 @@
+"""Training assets: the English-trained VLM (stage 0) and one model per (tier set, method). Thin wrappers
+over `training`; the lead wires `TRAINING_ASSETS` and `TRAINING_CHECKS` into `assets.definitions`.
+
+`tier_models` follows its inputs under `make ui`'s daemon (eager automation): a re-exported corpus or a
+retrained English VLM retrains the affected models; an unchanged corpus (same content hash) reuses the
+finished run, and an identical corpus under another tier set reuses that model.
+`DEMO_TIER_MODEL_PARTITIONS` is the demo's selection: lora and two_stage on every tier set, full and
+qe_weighted once (tier sets in `[training] once_methods`).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.common import CONFIG, WarehouseResource, image_metadata, preview
+from training.config import parse_training
+from training.registry import METHODS
+from vlmfr_data.tiers import TIER_SETS
+
+SETTINGS = parse_training(CONFIG.training)
+FRENCH_CORPORA = dg.AssetKey("french_corpora")
+AUTOMATION = dg.AutomationCondition.eager()
+
+tier_model_partitions = dg.MultiPartitionsDefinition(
+    {
+        "tier_set": dg.StaticPartitionsDefinition(list(TIER_SETS)),
+        "method": dg.StaticPartitionsDefinition(METHODS.names()),
+    }
+)
+DEMO_TIER_MODEL_PARTITIONS: list[dg.MultiPartitionKey] = [
+    dg.MultiPartitionKey({"tier_set": tier_set, "method": method})
+    for tier_set in TIER_SETS
+    for method in METHODS.names()
+    if SETTINGS.once_methods.get(method, tier_set) == tier_set
+]
+
+
+def _report_metadata(report) -> dict:  # noqa: ANN001 - training.train.TrainingReport (lazy import)
+    import polars as pl
+
+    meta: dict = {
+        "run_id": report.run_id,
+        "model_dir": dg.MetadataValue.path(report.model_dir),
+        "samples": report.samples,
+        "steps": report.steps,
+        "epochs": report.epochs,
+        "final_loss": report.final_loss,
+        "seconds": report.seconds,
+        "tokens_per_s": report.tokens_per_s,
+        "trainable_params": report.trainable_params,
+        "total_params": report.total_params,
+        "corpus_hash": report.corpus_hash,
+        "reused_from": report.reused_from or "",
+    }
+    curve_path = report.loss_png
+    if curve_path.exists():
+        meta["loss_curve"] = image_metadata("loss curve", curve_path)
+        curve = pl.read_parquet(curve_path.with_name("loss.parquet"))
+        meta["loss_table"] = preview(curve, rows=30)
+    return meta
+
+
+@dg.asset(
+    deps=[dg.AssetKey("samples")],
+    group_name="training",
+    kinds={"pytorch"},
+    description="Stage 0: the embedded `mini` VLM (frozen EfficientNet-Lite0 taps, MLP projector, small Llama "
+    "decoder, byte-level BPE on English + French) trained on the English easy-vqa train split, in "
+    "VLMFR_HOME/models/english_vlm/. Reused while its training data and config are unchanged.",
+)
+def english_vlm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from training.train import train_english_vlm
+
+    report = train_english_vlm(warehouse.get(), SETTINGS, emit=context.log.info)
+    return dg.MaterializeResult(metadata=_report_metadata(report))
+
+
+@dg.asset(
+    partitions_def=tier_model_partitions,
+    deps=[english_vlm, FRENCH_CORPORA],
+    group_name="training",
+    kinds={"pytorch"},
+    automation_condition=AUTOMATION,
+    description="One French-adapted model per tier set x method (lora, two_stage, full, qe_weighted), trained on "
+    "the corpus's train split from the English VLM, in VLMFR_HOME/models/tier_models/<tier set>__<method>/: "
+    "adapter + every trained non-LoRA weight, loss curve, a training_runs row. Re-running resumes or reuses.",
+)
+def tier_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from training.train import train_tier_model
+
+    keys = context.partition_key.keys_by_dimension
+    store = warehouse.get()
+    report = train_tier_model(store, keys["tier_set"], keys["method"], SETTINGS, emit=context.log.info)
+    return dg.MaterializeResult(metadata=_report_metadata(report))
+
+
+@dg.asset_check(
+    asset=tier_models,
+    blocking=True,
+    description="No evaluation (test split) sample id is in any training corpus's train rows.",
+)
+def no_test_samples_in_training(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    from training.checks import check_no_test_leak
+    from vlmfr_data.corpora import corpora_dir
+
+    store = warehouse.get()
+    report = check_no_test_leak(store, [corpora_dir(store) / name for name in TIER_SETS])
+    return dg.AssetCheckResult(
+        passed=report.ok,
+        metadata={
+            "training_samples": report.training_samples,
+            "evaluation_samples": report.evaluation_samples,
+            "leaked": len(report.leaked),
+            "leaked_examples": dg.MetadataValue.json(report.leaked[:20]),
+        },
+    )
+
+
+TRAINING_ASSETS = [english_vlm, tier_models]
+TRAINING_CHECKS = [no_test_samples_in_training]

@@ -1,0 +1,198 @@
+"""Model, training and method configs (nanoVLM style dataclasses), parsed from `[training]` in vlmfr.toml.
+
+Two recipes share the code. `demo` (the default in `make demo`) bounds every French fine-tuning run to a
+subset and a step count so the whole training part fits in minutes on 2 CPU cores; `full` trains on the
+whole corpus for the configured epochs. Stage 0 (the English VLM) uses the same settings in both, because
+the comparison on French only means something if the English model is good (>= 0.95 on easy-vqa test).
+
+    [training]
+    recipe = "demo"                    # or "full"
+    family = "mini"                    # or "hf" with model = "/path/to/local/checkpoint"
+    [training.english]                 # stage 0 overrides (TrainConfig fields)
+    epochs = 6
+    [training.finetune]                # French runs (TrainConfig fields)
+    max_steps = 120
+    [training.methods.lora]            # MethodConfig fields
+    r = 16
+    [training.model]                   # MiniConfig fields
+    hidden_size = 192
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MiniConfig:
+    """The embedded `mini` VLM: frozen EfficientNet-Lite0 taps -> MLP projector -> small Llama decoder.
+
+    Vision: the 64x64 easy-vqa images are read at `image_size`; the outputs of blocks `vision_taps`
+    (block 4: 40 channels at stride 8, where colour survives; block 10: 112 channels at stride 16, where
+    shape is linearly separable: a probe reached 0.992 colour / 1.000 shape on test images) are
+    average-pooled to a `grid` x `grid` map and concatenated per cell: grid**2 visual tokens.
+    """
+
+    image_size: int = 64
+    vision_taps: tuple[int, ...] = (4, 10)
+    grid: int = 2
+    projector_hidden: int = 256
+    hidden_size: int = 192
+    num_layers: int = 3
+    num_heads: int = 6
+    intermediate_size: int = 512
+    vocab_size: int = 2048
+    max_seq_len: int = 96
+    dropout: float = 0.0
+
+    @classmethod
+    def tiny(cls) -> MiniConfig:
+        """For tests: trains in seconds (features still come from the real frozen encoder)."""
+        return cls(
+            projector_hidden=32,
+            hidden_size=32,
+            num_layers=1,
+            num_heads=2,
+            intermediate_size=64,
+            vocab_size=400,
+            max_seq_len=48,
+        )
+
+    @property
+    def visual_tokens(self) -> int:
+        return self.grid * self.grid
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. `max_steps` (if set) caps `epochs`; `max_samples` takes a seeded subset."""
+
+    epochs: float = 1.0
+    max_steps: int | None = None
+    max_samples: int | None = None
+    batch_size: int = 256
+    lr: float = 2e-3  # default for the parts a method trains (a method may set its own per part)
+    warmup_steps: int = 30
+    min_lr_ratio: float = 0.05  # cosine decay to lr * min_lr_ratio
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 200  # steps; a checkpoint is also written at the end
+    log_every: int = 10
+    # torch CPU threads. 1: measured on the shared 2-core machine, 2 threads spin-wait when another process
+    # holds a core (3-9 s a step instead of 0.4 s); Dagster also runs partitions in parallel processes.
+    threads: int = 1
+    device: str | None = None  # None: cuda if available (bf16), else cpu
+
+    @classmethod
+    def tiny(cls) -> TrainConfig:
+        return cls(
+            epochs=1, max_steps=12, batch_size=16, lr=3e-3, warmup_steps=2, checkpoint_every=6, log_every=2
+        )
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """Which parts train and at which learning rate (0 = frozen with requires_grad=False), LoRA settings.
+
+    Parts: `vision` (the encoder; `vision_last_blocks` > 0 trains only its last blocks), `projector`,
+    `language` (every LM weight: `full`), `lora` (adapters on every LM linear layer except the head).
+    """
+
+    lr_vision: float = 0.0
+    vision_last_blocks: int = 0
+    lr_projector: float = 0.0
+    lr_language: float = 0.0
+    lr_lora: float = 0.0
+    r: int = 16
+    alpha: int = 32
+    lora_dropout: float = 0.0
+    # two_stage only: the stage-A recipe (projector, optional last vision blocks) and its share of steps
+    stage_a_lr_projector: float = 1e-3
+    stage_a_lr_vision: float = 0.0
+    stage_a_vision_last_blocks: int = 0
+    stage_a_fraction: float = 0.3
+
+
+DEFAULT_METHODS: dict[str, MethodConfig] = {
+    # LLaVA's rule: LoRA on every LM linear except the head; vision and projector frozen
+    "lora": MethodConfig(lr_lora=2e-3),
+    # stage A: projector at 1e-3 with the LM frozen; stage B: LoRA from stage A, projector frozen
+    "two_stage": MethodConfig(lr_lora=2e-3),
+    # everything but the vision encoder
+    "full": MethodConfig(lr_projector=5e-4, lr_language=5e-4),
+    # LoRA, loss weighted per sample by its quality score
+    "qe_weighted": MethodConfig(lr_lora=2e-3),
+}
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Everything `[training]` configures."""
+
+    recipe: str = "demo"
+    family: str = "mini"
+    model: MiniConfig = field(default_factory=MiniConfig)
+    hf_model: str | None = None  # local checkpoint path for family "hf"
+    english: TrainConfig = field(default_factory=lambda: ENGLISH_TRAIN)
+    finetune: TrainConfig = field(default_factory=lambda: FULL_FINETUNE)
+    methods: dict[str, MethodConfig] = field(default_factory=lambda: dict(DEFAULT_METHODS))
+    # tier set each of the once-only methods trains on in the demo (the others: every tier set)
+    once_methods: dict[str, str] = field(
+        default_factory=lambda: {"full": "high", "qe_weighted": "high+medium+low"}
+    )
+
+    def method(self, name: str) -> MethodConfig:
+        return self.methods.get(name, DEFAULT_METHODS.get(name, MethodConfig()))
+
+
+# Stage 0, the same in both recipes (measured: see README "Training").
+ENGLISH_TRAIN = TrainConfig(epochs=6, batch_size=256, lr=3e-3, warmup_steps=40, checkpoint_every=300)
+# French fine-tuning: the full recipe trains 3 epochs over the corpus's train split ...
+FULL_FINETUNE = TrainConfig(epochs=3, batch_size=128, lr=2e-3, warmup_steps=30, checkpoint_every=200)
+# ... the demo recipe 150 steps of 128 samples (~19k samples seen) per run.
+DEMO_FINETUNE = replace(FULL_FINETUNE, max_steps=150)
+
+
+def _build(cls: type, raw: dict[str, Any], base: Any) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(
+            f"unknown {cls.__name__} keys in [training]: {sorted(unknown)}; known: {sorted(known)}"
+        )
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    return replace(base, **values)
+
+
+def parse_training(raw: dict[str, Any] | None) -> TrainingSettings:
+    """`ProjectConfig.training` (the raw `[training]` table) -> settings; unknown keys are errors."""
+    raw = dict(raw or {})
+    recipe = raw.pop("recipe", "demo")
+    if recipe not in ("demo", "full"):
+        raise ValueError(f"[training] recipe must be 'demo' or 'full', not {recipe!r}")
+    finetune_base = DEMO_FINETUNE if recipe == "demo" else FULL_FINETUNE
+    methods = dict(DEFAULT_METHODS)
+    for name, values in raw.pop("methods", {}).items():
+        methods[name] = _build(MethodConfig, values, methods.get(name, MethodConfig()))
+    settings = TrainingSettings(
+        recipe=recipe,
+        family=raw.pop("family", "mini"),
+        hf_model=raw.pop("model_path", None),
+        model=_build(MiniConfig, raw.pop("model", {}), MiniConfig()),
+        english=_build(TrainConfig, raw.pop("english", {}), ENGLISH_TRAIN),
+        finetune=_build(TrainConfig, raw.pop("finetune", {}), finetune_base),
+        methods=methods,
+        once_methods={**TrainingSettings().once_methods, **raw.pop("once_methods", {})},
+    )
+    if raw:
+        raise ValueError(f"unknown [training] keys: {sorted(raw)}")
+    return settings
+
+
+def config_json(*configs: Any) -> str:
+    """Stable JSON of dataclass configs (part of a run's identity)."""
+    return json.dumps([asdict(c) if dataclasses.is_dataclass(c) else c for c in configs], sort_keys=True)
