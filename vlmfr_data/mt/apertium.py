@@ -222,9 +222,11 @@ class _Stage:
             with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
-        if self.process.poll() is None:
+        try:  # end of input: every program of the pipe finishes and bash reaps it
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # stuck mid-unit (a failed batch): stop the whole group
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self.stderr.close()
 
