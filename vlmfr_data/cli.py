@@ -139,7 +139,7 @@ def cmd_segments(args: argparse.Namespace) -> int:
 
 
 # Sub-commands of the training and evaluation packages: `module.add_parser(subparsers)`.
-PLUGIN_COMMANDS = ["training.cli", "evaluation.cli"]
+PLUGIN_COMMANDS = ["vlmfr_data.review.cli", "training.cli", "evaluation.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,12 @@ def vlmfr_home() -> Path:
     return Path(os.environ.get("VLMFR_HOME", ".vlmfr")).resolve()
 
 
+# A turn longer than this is quarantined: no caption, question or answer in VQA / instruction data comes
+# near it (LLaVA's detailed descriptions are under 3,000), MT engines truncate or stall on it, and one such
+# string is usually a whole document pasted into a field.
+DEFAULT_MAX_TEXT_CHARS = 20_000
+
+
 @dataclass
 class DatasetConfig:
     """One English source dataset. `name` is the Dagster partition key and the `dataset` column."""
@@ -30,6 +36,8 @@ class DatasetConfig:
     splits: list[str] = field(default_factory=lambda: ["train"])
     # Stop after this many records per split (None = all); handy for quick ablations.
     limit: int | None = None
+    # Turns with more characters than this are quarantined (see DEFAULT_MAX_TEXT_CHARS).
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
 
 
 @dataclass
@@ -68,6 +76,8 @@ class ProjectConfig:
     # `[training]` and `[evaluation]` tables, parsed by their own packages (training.config, evaluation).
     training: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    # `[review]` (budget, stratified_share, seed), read by vlmfr_data.review
+    review: dict[str, Any] = field(default_factory=dict)
     # `[[gold]]` entries; by default the shipped reference of every configured dataset that has one
     gold: list[GoldConfig] | None = None
 
@@ -133,38 +143,124 @@ def load_config(path: Path | None = None) -> ProjectConfig:
     path = path or config_path()
     if not path.exists():
         return default_config()
-    with path.open("rb") as fh:
-        try:
-            raw = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(
-                f"config {path}: not valid TOML ({exc}); fix the file or unset VLMFR_CONFIG"
-            ) from exc
+    raw = _read_toml(path)
     # Relative paths are relative to the config file's folder, as in every TOML-configured tool.
     folder = path.resolve().parent
     base = default_config()
     datasets = [
-        DatasetConfig(**{**d, "paths": {k: resolve_paths(v, folder) for k, v in d.get("paths", {}).items()}})
-        for d in _entries(raw, "datasets", path)
+        _build(DatasetConfig, path, "datasets", i, {**d, "paths": _resolved_paths(d, folder, path, i)})
+        for i, d in enumerate(_entries(raw, "datasets", path))
     ] or base.datasets
     systems = [
-        MTSystemConfig(**{**s, "options": _resolve_options(s.get("options", {}), folder)})
-        for s in _entries(raw, "mt_systems", path)
+        _build(
+            MTSystemConfig,
+            path,
+            "mt_systems",
+            i,
+            {**s, "options": _resolve_options(s.get("options", {}), folder)},
+        )
+        for i, s in enumerate(_entries(raw, "mt_systems", path))
     ] or base.mt_systems
     gold = None
     if "gold" in raw:
         gold = [
-            GoldConfig(**{**g, "path": resolve_paths(g.get("path", ""), folder)})
-            for g in _entries(raw, "gold", path)
+            _build(GoldConfig, path, "gold", i, {**g, "path": resolve_paths(str(g.get("path", "")), folder)})
+            for i, g in enumerate(_entries(raw, "gold", path))
         ]
+    _check_plugins(path, datasets, systems)
+    quality = raw.get("quality", {})
+    _check_quality(path, quality)
     return ProjectConfig(
         datasets=datasets,
         mt_systems=systems,
-        quality=raw.get("quality", {}),
+        quality=quality,
         training=raw.get("training", {}),
         evaluation=raw.get("evaluation", {}),
         gold=gold,
     )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file; a file that is not UTF-8 or not TOML is named with where it breaks."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValueError(
+            f"config {path}: not UTF-8 (bad byte at offset {exc.start}, line {line}); save the file as UTF-8"
+        ) from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(
+            f"config {path}: not valid TOML ({exc}); fix the file or unset VLMFR_CONFIG"
+        ) from exc
+
+
+def _where(path: Path, key: str, index: int, entry: dict[str, Any]) -> str:
+    name = entry.get("name")
+    return f"config {path}: {key}[{index}]" + (f" (name {name!r})" if name is not None else "")
+
+
+def _build(cls: type, path: Path, key: str, index: int, entry: dict[str, Any]) -> Any:
+    """`cls(**entry)`, with a missing or unknown field named together with the file and the entry."""
+    from dataclasses import MISSING, fields
+
+    known = [f.name for f in fields(cls)]
+    unknown = [k for k in entry if k not in known]
+    missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [k for k in missing if k not in entry]
+    if unknown or missing:
+        what = "; ".join(
+            [f"unknown field(s) {', '.join(map(repr, unknown))}"] * bool(unknown)
+            + [f"missing field(s) {', '.join(map(repr, missing))}"] * bool(missing)
+        )
+        raise ValueError(
+            f"{_where(path, key, index, entry)}: {what}; [[{key}]] fields are {', '.join(known)}"
+        )
+    return cls(**entry)
+
+
+def _resolved_paths(entry: dict[str, Any], folder: Path, path: Path, index: int) -> dict[str, str]:
+    paths = entry.get("paths", {})
+    if not isinstance(paths, dict) or not all(isinstance(v, str) for v in paths.values()):
+        raise ValueError(
+            f"{_where(path, 'datasets', index, entry)}, field 'paths': expected a table of strings, "
+            'e.g. paths = { json = "data/train.json", image_root = "images" }'
+        )
+    return {k: resolve_paths(v, folder) for k, v in paths.items()}
+
+
+def _check_plugins(path: Path, datasets: list[DatasetConfig], systems: list[MTSystemConfig]) -> None:
+    """Unknown dataset formats and MT backends fail here, naming the entry, not at the stage that runs it."""
+    from vlmfr_data.datasets.base import FORMATS  # lazy: both registries import this module
+    from vlmfr_data.mt.base import BACKENDS
+
+    for index, dataset in enumerate(datasets):
+        if dataset.format not in FORMATS and ":" not in dataset.format:
+            raise ValueError(
+                f"{_where(path, 'datasets', index, {'name': dataset.name})}, field 'format': "
+                f"{FORMATS.unknown(dataset.format)}"
+            )
+    for index, system in enumerate(systems):
+        if system.backend not in BACKENDS and ":" not in system.backend:
+            raise ValueError(
+                f"{_where(path, 'mt_systems', index, {'name': system.name})}, field 'backend': "
+                f"{BACKENDS.unknown(system.backend)}"
+            )
+
+
+def _check_quality(path: Path, quality: Any) -> None:
+    """The [quality] table parses into a QualityConfig (thresholds in order, known signals)."""
+    from vlmfr_data.quality.config import QualityConfig  # lazy: imports the signal registry
+
+    try:
+        if not isinstance(quality, dict):
+            raise ValueError("expected a table")
+        QualityConfig.from_dict(quality)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"config {path}: [quality]: {exc}") from exc
 
 
 def _entries(raw: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:

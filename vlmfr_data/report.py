@@ -89,9 +89,13 @@ GOLD = [
 
 
 def write_report(
-    warehouse: Warehouse, figures: list[tuple[str, Path]] | None = None, without_gold: list[str] | None = None
+    warehouse: Warehouse,
+    figures: list[tuple[str, Path]] | None = None,
+    without_gold: list[str] | None = None,
+    extra_sections: list[str] | None = None,
 ) -> Path:
-    """`report.md`; `without_gold` names the datasets that have no configured gold reference."""
+    """`report.md`; `without_gold` names the datasets that have no configured gold reference;
+    `extra_sections` are Markdown sections of other stages (the expert review), added before the figures."""
     folder = warehouse.home / "report"
     folder.mkdir(parents=True, exist_ok=True)
     parts = [
@@ -116,6 +120,7 @@ def write_report(
             + "".join(f"- no gold configured for {name}\n" for name in without_gold)
             + "\nAdd `[[gold]]` entries (`dataset`, `path` to a CSV with `text_en,text_fr`) to vlmfr.toml.\n"
         )
+    parts += [section.rstrip() + "\n" for section in extra_sections or [] if section]
     for caption, path in figures or []:
         parts.append(
             f"## {caption}\n\n![{caption}]({path.relative_to(folder) if path.is_relative_to(folder) else path})\n"

@@ -255,11 +255,17 @@ def report(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) 
     """The quality report (Markdown + PNG figures) under `$VLMFR_HOME/report/`."""
     from vlmfr_data.quality.figures import build_quality_figures
     from vlmfr_data.report import write_report
+    from vlmfr_data.review.stages import review_report
 
     started = time.perf_counter()
     figures = build_quality_figures(warehouse, _quality(config))
+    review, review_section = review_report(warehouse, config)
+    figures += list(review.figures.items())
     path = write_report(
-        warehouse, figures, without_gold=[d.name for d in config.datasets if not config.gold_for(d.name)]
+        warehouse,
+        figures,
+        without_gold=[d.name for d in config.datasets if not config.gold_for(d.name)],
+        extra_sections=[review_section],
     )
     _say(log, f"report: {path}")
     return StageReport(
