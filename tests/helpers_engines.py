@@ -1,8 +1,9 @@
 """Test-only helpers for the kill tests: a tiny deterministic MT engine, a fixture dataset generator, and a
 worker entry point that runs one library stage in a subprocess (so the test can `kill -9` it).
 
-Nothing here is in the product's registries: the worker registers `slow_word_map` in ITS OWN process
-(`BACKENDS.register` at start-up), and only for the duration of that process.
+Nothing here is in the product's registries: the fixture's config names the engine as a plug-in class,
+`backend = "helpers_engines:SlowWordMap"` (the registry loads a `module:Class` name directly), which the
+worker can import because this file's folder is first on its `sys.path`.
 
 Usage (what the test runs): `python tests/helpers_engines.py <stage> <home> <config>`; the worker prints
 `READY` once imports and setup are done, then runs the stage and prints `DONE`.
@@ -94,9 +95,9 @@ def translate_words(text: str) -> str:
 
 class SlowWordMap:
     """Deterministic word-by-word 'MT' that sleeps `delay` seconds per batch (so a run has many batches
-    spread over time). Test-only; registered by the worker process, never in the product."""
+    spread over time). Test-only, named by the fixture config as a plug-in, never registered."""
 
-    backend = "slow_word_map"
+    backend = "helpers_engines:SlowWordMap"
     source_lang = "en"
     target_lang = "fr"
     masked_kinds = frozenset({"special", "url", "email", "entity", "code", "placeholder"})
@@ -170,7 +171,7 @@ paths = { json = "data.jsonl", image_root = "images" }
 
 [[mt_systems]]
 name = "slow"
-backend = "slow_word_map"
+backend = "helpers_engines:SlowWordMap"
 batch_size = 20
 options = { delay = 0.005 }
 
@@ -194,14 +195,11 @@ SCORE_BATCH_ROWS = 100  # the scoring stage's batch size in the worker: many app
 def run_stage(stage: str, home: str, config_path: str) -> None:
     from vlmfr_data import stages
     from vlmfr_data.config import load_config
-    from vlmfr_data.mt import BACKENDS
     from vlmfr_data.quality.config import QualityConfig
     from vlmfr_data.quality.scoring import score_translations
     from vlmfr_data.store import Warehouse
     from vlmfr_data.tiers import TIER_SETS
 
-    if "slow_word_map" not in BACKENDS:  # this process only
-        BACKENDS.register("slow_word_map", "helpers_engines:SlowWordMap")
     warehouse, config = Warehouse(home), load_config(Path(config_path))
     if stage == "score":
         import vlmfr_data.quality.lid  # noqa: F401 - load fastText's module before READY

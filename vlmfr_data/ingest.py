@@ -1,7 +1,7 @@
 """Ingest: any dataset format -> canonical `samples` rows, bad records -> `quarantine` with the reason.
 
 Checks common to every format run here, vectorised over a batch of turn rows: unknown role, a turn with
-no text, a missing image file, a missing or duplicate sample id, and `<image>` tokens that do not match
+no text or with more than `max_text_chars` characters, a missing or unreadable image file, a missing or duplicate sample id, and `<image>` tokens that do not match
 the sample's image (every format has 0 or 1 image per sample: more than one token, or a token with no
 image, is quarantined; an image with no token is fine, the corpus export adds `<image>\\n`). A record
 with any problem is quarantined whole (one row per problem, naming file, record and field); the rest of
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from vlmfr_data.catalog import QUARANTINE_SCHEMA, SAMPLES
-from vlmfr_data.config import DatasetConfig
+from vlmfr_data.config import DEFAULT_MAX_TEXT_CHARS, DatasetConfig
 from vlmfr_data.datasets import FORMATS
 from vlmfr_data.datasets.base import RAW_TURN_SCHEMA, RawBatch
 from vlmfr_data.store import Warehouse
@@ -44,14 +44,24 @@ class IngestReport:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-class _Validator:
-    """Holds cross-batch state (ids seen, image existence cache) for one dataset split."""
+def image_problem(path: str) -> str | None:
+    """Why an image file cannot be used ("not found", "not readable: ..."), or None when it can."""
+    if not os.path.isfile(path):
+        return "not found" if not os.path.exists(path) else "is not a file"
+    if not os.access(path, os.R_OK):
+        return "not readable (permission denied; fix its permissions)"
+    return None
 
-    def __init__(self, dataset: str, split: str) -> None:
+
+class _Validator:
+    """Holds cross-batch state (ids seen, image check cache) for one dataset split."""
+
+    def __init__(self, dataset: str, split: str, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> None:
         self.dataset = dataset
         self.split = split
+        self.max_text_chars = max_text_chars
         self.seen_ids = pl.Series("sample_id", [], dtype=pl.String())
-        self.image_exists: dict[str, bool] = {}
+        self.image_problems: dict[str, str | None] = {}
 
     def __call__(self, batch: RawBatch) -> tuple[pl.DataFrame, pl.DataFrame]:
         turns = (
@@ -59,8 +69,10 @@ class _Validator:
             if batch.turns
             else (pl.DataFrame(schema=RAW_TURN_SCHEMA))
         )
-        new_images = [p for p in turns["image"].drop_nulls().unique().to_list() if p not in self.image_exists]
-        self.image_exists.update({p: os.path.exists(p) for p in new_images})
+        new_images = [
+            p for p in turns["image"].drop_nulls().unique().to_list() if p not in self.image_problems
+        ]
+        self.image_problems.update({p: image_problem(p) for p in new_images})
 
         # First occurrence of each id within this batch, by record; a later record with the same id is a dup.
         # A record reference ("#0 (id='x')") is unique within its file only, and a batch may span files.
@@ -75,8 +87,8 @@ class _Validator:
             .replace_strict(ROLE_ALIASES, default=None)
             .alias("_role"),
             pl.col("image")
-            .replace_strict(self.image_exists, default=True, return_dtype=pl.Boolean)
-            .alias("_img_ok"),
+            .replace_strict(self.image_problems, default=None, return_dtype=pl.String)
+            .alias("_img_problem"),
         )
         turn_field = pl.format("conversations[{}]", pl.col("turn_index"))
         checks = [
@@ -102,7 +114,21 @@ class _Validator:
                 pl.format("{}.value", turn_field),
                 pl.lit("turn has no text"),
             ),
-            (~pl.col("_img_ok"), pl.lit("image"), pl.format("image file not found: {}", pl.col("image"))),
+            (
+                pl.col("text").str.len_chars() > self.max_text_chars,
+                pl.format("{}.value", turn_field),
+                pl.format(
+                    "turn text is {} characters, over the limit of {} (max_text_chars of the dataset in "
+                    "vlmfr.toml); split the turn or raise the limit",
+                    pl.col("text").str.len_chars(),
+                    pl.lit(self.max_text_chars),
+                ),
+            ),
+            (
+                pl.col("_img_problem").is_not_null(),
+                pl.lit("image"),
+                pl.format("image file {}: {}", pl.col("_img_problem"), pl.col("image")),
+            ),
         ]
         problems = pl.concat(
             [
@@ -180,7 +206,7 @@ def iter_samples(
     """(samples, quarantine) batches for every split of one dataset. Usable from a notebook."""
     fmt = FORMATS.create(config.format)
     for split in fmt.splits(config):
-        validate = _Validator(config.name, split)
+        validate = _Validator(config.name, split, config.max_text_chars)
         for batch in fmt.batches(config, split, batch_records):
             yield validate(batch)
 

@@ -43,6 +43,10 @@ class CocoCaptions:
                 batch.reject(path, "<file>", "<file>", "expected an object with 'images' and 'annotations'")
                 yield batch
                 continue
+            if not isinstance(data["annotations"], list) or not isinstance(data["images"], list):
+                batch.reject(path, "<file>", "<file>", "'annotations' must be a list and 'images' a list")
+                yield batch
+                continue
             files = {img.get("id"): img.get("file_name") for img in data["images"] if isinstance(img, dict)}
             annotations = data["annotations"][: config.limit] if config.limit else data["annotations"]
             for index, ann in enumerate(annotations):

@@ -44,8 +44,13 @@ class VQAv2:
             batch.reject(failed, "<file>", "<file>", str(exc))
             yield batch
             return
-        answers = {a.get("question_id"): a for a in annotations.get("annotations", []) if isinstance(a, dict)}
-        items = questions.get("questions", [])
+        for path, doc, key in ((q_path, questions, "questions"), (a_path, annotations, "annotations")):
+            if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
+                batch.reject(path, "<file>", "<file>", f"expected an object with '{key}': a list of records")
+                yield batch
+                return
+        answers = {a.get("question_id"): a for a in annotations["annotations"] if isinstance(a, dict)}
+        items = questions["questions"]
         items = items[: config.limit] if config.limit else items
         for index, q in enumerate(items):
             ref = (
@@ -56,6 +61,8 @@ class VQAv2:
             ann = answers.get(q.get("question_id")) if isinstance(q, dict) else None
             if not isinstance(q, dict):
                 batch.reject(q_path, ref, "<record>", "question is not an object")
+            elif q.get("question_id") is None:
+                batch.reject(q_path, ref, "question_id", "no question_id; every question needs a unique one")
             elif ann is None:
                 batch.reject(a_path, ref, "annotations", "no annotation with this question_id")
             elif (q_bad and has_bad_bytes(q)) or (a_bad and has_bad_bytes(ann)):

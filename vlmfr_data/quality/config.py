@@ -62,6 +62,8 @@ class QualityConfig:
 
     def __post_init__(self) -> None:
         t = self.thresholds
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in t.values()):
+            raise ValueError(f"quality thresholds must be numbers (e.g. high = 0.82), got {t}")
         if not (set(t) == {"high", "medium", "low"} and t["high"] >= t["medium"] >= t["low"]):
             raise ValueError(f"quality thresholds must be high >= medium >= low, got {t}")
         from vlmfr_data.quality.base import SIGNALS  # the registry; imported here to avoid a cycle
