@@ -198,7 +198,7 @@ def write_html_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | No
         table_html(
             _query(
                 warehouse,
-                "SELECT model, question, question_en, prediction_en, prediction, answer, count(*) AS items "
+                "SELECT model, question, question_mt_en, prediction_en, prediction, answer, count(*) AS items "
                 "FROM eval_predictions WHERE model LIKE 'translate_test:%' AND NOT correct "
                 "GROUP BY ALL ORDER BY items DESC LIMIT 12",
             )

@@ -178,4 +178,4 @@ def _cached_predictions(
         return None
     if stored.height != items.height or stored.join(items, on="item_id", how="anti").height:
         return None
-    return stored.select("item_id", "prediction", "question_en", "prediction_en")
+    return stored.select("item_id", "prediction", "question_mt_en", "prediction_en")

@@ -20,7 +20,7 @@ from vlmfr_data.store import Warehouse
 PREDICTION_SCHEMA = {
     "item_id": pl.String(),
     "prediction": pl.String(),
-    "question_en": pl.String(),
+    "question_mt_en": pl.String(),
     "prediction_en": pl.String(),
 }
 
@@ -68,7 +68,12 @@ class DirectModel:
         )
         self.timing = Timing(model_s=time.perf_counter() - started)
         return pl.DataFrame(
-            {"item_id": items["item_id"], "prediction": answers, "question_en": None, "prediction_en": None},
+            {
+                "item_id": items["item_id"],
+                "prediction": answers,
+                "question_mt_en": None,
+                "prediction_en": None,
+            },
             schema=PREDICTION_SCHEMA,
         )
 
@@ -148,7 +153,7 @@ class TranslateTest:
             {
                 "item_id": items["item_id"],
                 "prediction": prediction,
-                "question_en": question_en,
+                "question_mt_en": question_en,
                 "prediction_en": answers_en,
             },
             schema=PREDICTION_SCHEMA,

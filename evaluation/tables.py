@@ -57,7 +57,7 @@ EVAL_PREDICTIONS = TableSpec(
         "answer_norm": pl.String(),
         "prediction_norm": pl.String(),
         "correct": pl.Boolean(),
-        "question_en": pl.String(),  # translate-test: the MT'd English question the VLM saw
+        "question_mt_en": pl.String(),  # translate-test: the MT English question the VLM saw
         "prediction_en": pl.String(),  # translate-test: the VLM's English answer before MT back
         "correct_en": pl.Boolean(),  # translate-test: prediction_en vs the English reference
     },
