@@ -36,7 +36,7 @@ def accuracy_by_method(warehouse: Warehouse, path: Path, benchmark: str = "easy_
     """Grouped bars: tier set x method on French gold, with 95% intervals; references as lines."""
     table = warehouse.sql(f"SELECT * FROM evaluations WHERE benchmark = '{benchmark}'")
     models = table.filter(pl.col("model_kind") == "tier_model").sort("tier_set", "method")
-    if table.height == 0:
+    if models.height == 0:  # nothing trained per tier yet: the references alone are in the tables
         return None
     fig, ax = plt.subplots(figsize=(9, 4.5))
     tier_sets = models["tier_set"].unique(maintain_order=True).to_list()
@@ -117,7 +117,7 @@ def latency(warehouse: Warehouse, path: Path) -> Path | None:
         "direct (English VLM on French)" if m == "direct" else f"translate-test {s}"
         for m, s in table.select("mode", "mt_system").iter_rows()
     ]
-    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.6 * table.height))
+    fig, ax = plt.subplots(figsize=(8, 1.6 + 0.6 * table.height))
     left = [0.0] * table.height
     for column, colour, label in [
         ("translate_question_s", "#f76707", "question FR->EN"),
@@ -130,8 +130,9 @@ def latency(warehouse: Warehouse, path: Path) -> Path | None:
     for i, total in enumerate(left):
         ax.text(total, i, f" {total:.0f} ms", va="center", fontsize=8)
     ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(0, max(left) * 3)  # room for the total beside the longest bar
     ax.set(xlabel="ms per sample, batch 1 (symlog)", title="Per-sample latency: direct vs translate-test")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, frameon=False)
     return _save(fig, path)
 
 
