@@ -33,27 +33,33 @@ log = logging.getLogger(__name__)
 ENGLISH_VLM = "english_vlm"
 Emit = Callable[[str], None]
 
-_PREDICTORS: dict[tuple[str, str | None], Predictor] = {}
+_PREDICTORS: dict[tuple[str, str | None, str], Predictor] = {}
 
 
 def english_vlm_dir(warehouse: Warehouse) -> Path:
     return warehouse.home / "models" / ENGLISH_VLM
 
 
-def load_model(model_dir: Path | str, device: str | None = None) -> Predictor:
-    """training.inference's predictor, loaded once per process."""
-    key = (str(model_dir), device)
-    if key not in _PREDICTORS:
-        from training.inference import load_predictor
+def load_model(model_dir: Path | str, warehouse: Warehouse, device: str | None = None) -> Predictor:
+    """training.inference's predictor, loaded once per process and model version; it reads the frozen
+    image features cached in the warehouse instead of running the vision encoder again."""
+    from training.checkpoints import read_meta
+    from training.inference import load_predictor
 
-        if not Path(model_dir).exists():
-            raise FileNotFoundError(f"no model at {model_dir}: materialize it first (training)")
-        _PREDICTORS[key] = load_predictor(str(model_dir), device=device)
+    if not Path(model_dir).exists():
+        raise FileNotFoundError(f"no model at {model_dir}: materialize it first (training)")
+    key = (str(model_dir), device, str(read_meta(Path(model_dir)).get("version", "")))
+    if key not in _PREDICTORS:
+        _PREDICTORS[key] = load_predictor(str(model_dir), device=device, warehouse=warehouse)
     return _PREDICTORS[key]
 
 
 def device_of(predictor: Predictor) -> str:
-    return str(getattr(predictor, "device", "cpu"))
+    model = getattr(predictor, "model", None)
+    try:
+        return str(next(model.parameters()).device) if model is not None else "cpu"
+    except (AttributeError, StopIteration):
+        return "cpu"
 
 
 def benchmark_items(warehouse: Warehouse, names: list[str]) -> dict[str, pl.DataFrame]:
@@ -105,7 +111,7 @@ def french_benchmarks(project: ProjectConfig, config: EvaluationConfig) -> list[
 def evaluate_english_vlm(
     warehouse: Warehouse, project: ProjectConfig, config: EvaluationConfig, emit: Emit | None = None
 ) -> list[dict[str, Any]]:
-    predictor = load_model(english_vlm_dir(warehouse))
+    predictor = load_model(english_vlm_dir(warehouse), warehouse)
     system = DirectModel(predictor, name=ENGLISH_VLM, kind="english_vlm", method="none")
     return _evaluate_all(warehouse, system, configured_benchmarks(project, config.benchmarks), config, emit)
 
@@ -128,7 +134,7 @@ def translate_test_system(
         availability = system.availability()
         if not availability.ok:
             return None, f"{system.name}: {availability.reason}"
-    predictor = load_model(english_vlm_dir(warehouse))
+    predictor = load_model(english_vlm_dir(warehouse), warehouse)
     return TranslateTest(
         predictor, forward, backward, warehouse, mt_batch_size=backward_config.batch_size
     ), ""
@@ -173,7 +179,7 @@ def evaluate_tier_models(
         return rows
     items = benchmark_items(warehouse, benchmarks)
     for run in runs.iter_rows(named=True):
-        predictor = load_model(run["model_dir"])
+        predictor = load_model(run["model_dir"], warehouse)
         system = DirectModel(
             predictor,
             name=f"{run['tier_set']}:{run['method']}",
@@ -247,7 +253,7 @@ def measure_latency(
     k = max(1, config.latency_samples)
     # spread over the split (every type of question), same items for every system
     sample = items.gather_every(max(1, items.height // k)).head(k)
-    predictor = load_model(english_vlm_dir(warehouse))
+    predictor = load_model(english_vlm_dir(warehouse), warehouse)
     direct = DirectModel(predictor, name=ENGLISH_VLM, kind="english_vlm")
     candidates: list[tuple[str, str, Any]] = [("direct", "", direct)]
     for name in mt_systems if mt_systems is not None else [s.name for s in project.mt_systems]:
@@ -334,7 +340,7 @@ def run_sweep_cut(
         row.update(trained)
         row.setdefault("train_seconds", time.perf_counter() - started)
         system = DirectModel(
-            load_model(trained["model_dir"]),
+            load_model(trained["model_dir"], warehouse),
             name=f"sweep:{cut_key(cut)}",
             kind="sweep",
             method=config.sweep_method,

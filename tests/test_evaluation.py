@@ -207,7 +207,7 @@ def test_rerun_reuses_cached_predictions(small: Warehouse, tiny_vlm: Path) -> No
     from evaluation.run import evaluate
     from evaluation.systems import DirectModel
 
-    system = DirectModel(load_model(tiny_vlm), name=ENGLISH_VLM, kind="english_vlm")
+    system = DirectModel(load_model(tiny_vlm, small), name=ENGLISH_VLM, kind="english_vlm")
     first = evaluate(small, system, "easy_vqa_fr_gold", resamples=200)
     assert not first.cached and first.row["seconds"] > 0 and first.row["n"] == PER_SPLIT
     again = evaluate(small, system, "easy_vqa_fr_gold", resamples=200)
