@@ -181,16 +181,11 @@ def loss_curves(warehouse: Warehouse, path: Path) -> Path | None:
     if found is None:
         return None
     _, losses = found
-    runs = {}
-    if "training_runs" in warehouse.catalog.tables and warehouse.partitions("training_runs"):
-        meta = warehouse.read("training_runs")
-        label_cols = [c for c in ("tier_set", "method") if c in meta.columns]
-        for row in meta.iter_rows(named=True):
-            runs[row["run_id"]] = " ".join(str(row[c]) for c in label_cols if row[c]) or row["run_id"]
+    label = "model" if "model" in losses.columns else "run_id"
     fig, ax = plt.subplots(figsize=(8, 4))
-    for (run_id,), group in losses.sort("step").group_by("run_id", maintain_order=True):
-        ax.plot(group["step"], group["loss"], linewidth=1.2, label=runs.get(run_id, str(run_id))[:40])
-    ax.set(xlabel="step", ylabel="training loss", title="Loss curves", yscale="log")
+    for (name,), group in losses.sort(label, "step").group_by(label, maintain_order=True):
+        ax.plot(group["step"], group["loss"], linewidth=1.2, label=str(name)[:40])  # two-stage: A then B
+    ax.set(xlabel="step", ylabel="training loss (log)", title="Loss curves", yscale="log")
     ax.legend(fontsize=6, ncol=2)
     return _save(fig, path)
 
