@@ -94,10 +94,10 @@ def sentences(n: int) -> list[str]:
     return out
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and its reaped children: steadier than wall time on a shared CPU."""
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time of (this process, its reaped children): steadier than wall time on a shared CPU."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def run_raw(system: MTSystem, texts: list[str], batch_size: int, tmp: Path) -> tuple[float, str]:
@@ -165,21 +165,25 @@ def main() -> int:
         # a fresh system per run: the pipeline pays its engine start-up once, as the bare CLI does
         system = create_system(system_config)
         with tempfile.TemporaryDirectory() as tmp:
-            cpu_before = cpu_seconds()
+            before = cpu_seconds()
             raw_seconds, raw_label = run_raw(system, segments["text_en"].to_list(), batch_size, Path(tmp))
-            raw_cpu, cpu_before = cpu_seconds() - cpu_before, cpu_seconds()
+            after = cpu_seconds()
+            raw_cpu = sum(after) - sum(before)
+            before = after
             home = Warehouse(Path(tmp) / "home")
             report = translate_segments(home, system, segments, batch_size=batch_size)
             if hasattr(system, "close"):
                 system.close()  # reaps the engine processes, so their CPU time is counted
-            pipe_cpu = cpu_seconds() - cpu_before
+            after = cpu_seconds()
+            pipe_own, pipe_engines = after[0] - before[0], after[1] - before[1]
+            pipe_cpu = pipe_own + pipe_engines
         raw_rate, pipe_rate = n / raw_seconds, n / report.seconds
         ratios.append(pipe_rate / raw_rate)
         print(
             f"run {run}: raw {raw_rate:7.1f} seg/s ({raw_seconds:.2f}s, {raw_label}); pipeline {pipe_rate:7.1f} "
             f"seg/s ({report.seconds:.2f}s, {report.batches} batches, {report.failed} failed); "
             f"ratio {ratios[-1]:.3f}; CPU seconds raw {raw_cpu:.1f}, pipeline {pipe_cpu:.1f} "
-            f"(raw / pipeline {raw_cpu / pipe_cpu:.3f})"
+            f"(Python {pipe_own:.1f} + engines {pipe_engines:.1f}; raw / pipeline {raw_cpu / pipe_cpu:.3f})"
         )
     print(
         f"ratio    pipeline / raw over {len(ratios)} run(s): {', '.join(f'{r:.3f}' for r in ratios)} "
