@@ -111,7 +111,9 @@ class Apertium(SystemDefaults):
         if not texts:
             return []
         if any("\n" in t or "\0" in t or SEPARATOR in t for t in texts):
-            raise ValueError("Apertium input must be one segment per line; a segment contains a line break")
+            raise ValueError(
+                "Apertium input must be one segment per line; a segment contains a line break or NUL"
+            )
         # A line break is only whitespace to Apertium: its transfer rules reorder words across it
         # ("yellow\nrectangle" -> "rectángulo amarillo"), shifting outputs onto the wrong segments.
         # Transfer never crosses a sentence end, so a segment that does not end one ("yellow") is
