@@ -436,6 +436,10 @@ def run_stage(stage: str, home: Path, config_path: Path) -> dict[str, Any]:
             "platform_us_per_segment": round(
                 1e6 * (result.seconds - result.engine_seconds) / max(segments, 1), 1
             ),
+            # the whole stage's CPU (its fixed costs too) minus the engine's, per segment
+            "platform_cpu_us_per_segment": round(
+                1e6 * (_cpu_seconds() - cpu_started - result.engine_seconds) / max(segments, 1), 1
+            ),
         }
     elif stage == "apertium":
         from vlmfr_data.mt import create_system
@@ -446,14 +450,18 @@ def run_stage(stage: str, home: Path, config_path: Path) -> dict[str, Any]:
             return {"error": str(system.availability())}
         segments = warehouse.read("segments")
         sample = segments.sample(min(APERTIUM_SAMPLE, segments.height), seed=0)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _cpu_seconds()
         rows = translate_batch(system, sample.select("segment_id", "text_en", "protected_spans"))
-        sample_seconds = time.perf_counter() - t0
+        close = getattr(system, "close", None)
+        if close:  # ends (and waits for) the Apertium processes, so their CPU is counted
+            close()
+        sample_seconds, sample_cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
         per_segment = sample_seconds / sample.height
         extra = {
             "sample": sample.height,
             "errors": rows["error"].drop_nulls().len(),
             "ms_per_segment": round(1e3 * per_segment, 3),
+            "cpu_ms_per_segment": round(1e3 * sample_cpu / sample.height, 3),
             "extrapolated_seconds_all_segments": round(per_segment * segments.height, 1),
         }
     elif stage == "score":
@@ -507,14 +515,18 @@ def _subprocess_stage(stage: str, home: Path, config: Path) -> dict[str, Any]:
 def _query(name: str, sql: str, home: Path) -> dict[str, Any]:
     """One exploration query through the `vlmfr sql` CLI (a fresh process: what a user waits for)."""
     vlmfr = Path(sys.executable).with_name("vlmfr")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
         [str(vlmfr), "sql", sql], capture_output=True, text=True, env={**os.environ, "VLMFR_HOME": str(home)}
     )
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if proc.returncode != 0:
         return {"error": proc.stderr[-800:], "seconds": round(wall, 2)}
-    return {"seconds": round(wall, 2), "peak_rss_mb": None}
+    # the CLI's own peak RSS is not separable from earlier children here: not reported
+    return {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": None}
 
 
 STAGES = ["imports", "ingest", "segment", "translate_pt", "apertium", "score", "tier", "export"]
@@ -576,12 +588,20 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/vlmfr-scale"))
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--queries-only", action="store_true", help="re-time the queries on existing homes")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage:
         print(json.dumps(run_stage(args.stage, args.home, args.config)))
+        return
+    if args.queries_only:
+        for size in args.sizes:
+            for name, sql in QUERIES.items():
+                print(
+                    f"n={size:>9,} {name:<30} {json.dumps(_query(name, sql, args.workdir / f'n{size}' / 'home'))}"
+                )
         return
     benchmark(args.sizes, args.workdir, args.out)
 

@@ -256,8 +256,37 @@ def zygote() -> None:
         print(f"EXIT {pid} {os.waitstatus_to_exitcode(status)}", flush=True)
 
 
+# --------------------------------------------------------------------------------- training worker
+KILL_TRAIN_STEPS = 32  # long enough that a kill after the first checkpoint (step 4) lands mid-run
+
+
+def kill_train_config():  # noqa: ANN201 - (TrainConfig, MethodConfig); torch-free to import this module
+    from dataclasses import replace
+
+    from training.config import MethodConfig, TrainConfig
+
+    train = replace(TrainConfig.tiny(), max_steps=KILL_TRAIN_STEPS, checkpoint_every=4, log_every=4)
+    return train, MethodConfig(lr_lora=1e-2, r=4, lora_dropout=0.1)  # dropout: the RNG state matters
+
+
+def run_training(home: str, corpus: str, base: str, out: str) -> None:
+    """`train_on_corpus` (LoRA) with the kill test's tiny config; INFO logs go to stderr."""
+    import logging
+
+    from training.train import train_on_corpus
+    from vlmfr_data.store import Warehouse
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    train, method = kill_train_config()
+    print(f"READY {os.getpid()}", flush=True)
+    train_on_corpus(Warehouse(home), corpus, "lora", base, out, train, method)
+    print("DONE", flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["zygote"]:
         zygote()
+    elif sys.argv[1:2] == ["train"]:
+        run_training(*sys.argv[2:6])
     else:
         run_stage(*sys.argv[1:4])
