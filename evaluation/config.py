@@ -6,8 +6,8 @@
     batch_size = 256             # questions per Predictor.answer call
     bootstrap = 1000             # bootstrap resamples for the 95% interval
     latency_samples = 16         # items timed one by one (batch 1) for the latency split
-    sweep_cuts = [0.6, 0.8]      # combined-score cuts of the threshold sweep (one Dagster partition each)
-    sweep_steps = 60             # steps per sweep model (the [training] finetune recipe with max_steps = this)
+    sweep_cuts = [0.75, 0.85, 0.9]  # combined-score cuts of the threshold sweep (one Dagster partition each)
+    sweep_steps = 40             # steps per sweep model (the [training] finetune recipe with max_steps = this)
     sweep_method = "lora"
     sweep_options = {}           # more TrainConfig overrides for sweep models (e.g. batch_size, max_samples)
 
@@ -28,7 +28,8 @@ from typing import Any
 
 from vlmfr_data.config import MTSystemConfig, ProjectConfig
 
-DEFAULT_SWEEP_CUTS = [0.6, 0.8]
+# Three cuts across the easy-vqa demo's combined scores (0.75-0.96): all, about half, a tenth of the train split.
+DEFAULT_SWEEP_CUTS = [0.75, 0.85, 0.9]
 
 
 @dataclass
@@ -40,7 +41,7 @@ class EvaluationConfig:
     seed: int = 0
     latency_samples: int = 16
     sweep_cuts: list[float] = field(default_factory=lambda: list(DEFAULT_SWEEP_CUTS))
-    sweep_steps: int = 60
+    sweep_steps: int = 40
     sweep_method: str = "lora"
     sweep_options: dict[str, Any] = field(default_factory=dict)
     # EN->FR system name -> FR->EN system spec ({backend, options}) or False to skip that system
