@@ -122,12 +122,13 @@ def _add_record(
     image = record.get("image")
     if isinstance(image, list):  # a one-image list (longer lists are quarantined in `_checked`)
         image = image[0] if image else None
+    resolved = image_path(image_root, image)
     for turn_index, turn in enumerate(record["conversations"]):
         value = turn.get("value")
         batch.turns.append(
             {
                 "sample_id": None if sample_id is None else str(sample_id),
-                "image": image_path(image_root, image),
+                "image": resolved,
                 "source_file": str(path),
                 "record": ref,
                 "turn_index": turn_index,
