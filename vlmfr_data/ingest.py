@@ -22,6 +22,7 @@ from vlmfr_data.catalog import QUARANTINE_SCHEMA, SAMPLES
 from vlmfr_data.config import DEFAULT_MAX_TEXT_CHARS, DatasetConfig
 from vlmfr_data.datasets import FORMATS
 from vlmfr_data.datasets.base import RAW_TURN_SCHEMA, RawBatch
+from vlmfr_data.progress import Progress
 from vlmfr_data.store import Warehouse
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,8 @@ def ingest_dataset(warehouse: Warehouse, config: DatasetConfig, batch_records: i
     report = IngestReport(dataset=config.name)
     started = time.perf_counter()
     quarantined: list[pl.DataFrame] = []
+    # the record count is unknown until the files are parsed: samples done and rate, no ETA
+    progress = Progress(f"ingest {config.name}", total=None, unit="samples")
 
     def sample_batches() -> Iterator[pl.DataFrame]:
         for samples, quarantine in iter_samples(config, batch_records):
@@ -223,13 +226,9 @@ def ingest_dataset(warehouse: Warehouse, config: DatasetConfig, batch_records: i
             for split, n in samples.group_by("split").len().iter_rows():
                 report.per_split[split] = report.per_split.get(split, 0) + n
             report.turns += int(samples["n_turns"].sum() or 0)
-            log.info(
-                "%s: %d samples so far, %d quarantined",
-                config.name,
-                sum(report.per_split.values()),
-                sum(q.height for q in quarantined),
-            )
+            progress.update(samples.height, extra=f"{sum(q.height for q in quarantined):,} quarantine rows")
             yield samples
+        progress.update(0, extra=f"{sum(q.height for q in quarantined):,} quarantine rows", force=True)
 
     report.samples = warehouse.write_partition("samples", sample_batches(), partition=config.name)
     rejected = pl.concat(quarantined) if quarantined else pl.DataFrame(schema=QUARANTINE_SCHEMA)
