@@ -57,6 +57,10 @@ class KillLog:
     landed: int = 0  # the stage was still working when SIGKILL arrived
     reruns: int = 0
     delays: list[float] = field(default_factory=list)
+    # what killed runs left where no reader looks: staging folders and part files under tmp/, hidden
+    # `.name.part` image links under corpora/images/ (counted after the last re-run, reported)
+    tmp_leftovers: int = 0
+    hidden_image_parts: int = 0
 
 
 class Zygote:
@@ -184,6 +188,10 @@ def _kill_and_rerun(stage: str, warehouse: Warehouse, config_path: Path) -> Kill
             assert_nothing_partial(warehouse.home)
     finally:
         zygote.close()
+    tmp = warehouse.home / "tmp"
+    log.tmp_leftovers = len(list(tmp.iterdir())) if tmp.exists() else 0
+    images = warehouse.home / "corpora" / "images"
+    log.hidden_image_parts = len(list(images.rglob(".*.part"))) if images.exists() else 0
     print(f"\n{stage}: {log}")
     return log
 
