@@ -8,8 +8,6 @@ finished run, and an identical corpus under another tier set reuses that model.
 qe_weighted once (tier sets in `[training] once_methods`).
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.common import CONFIG, WarehouseResource, image_metadata, preview

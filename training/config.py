@@ -33,17 +33,18 @@ class MiniConfig:
     Vision: the 64x64 easy-vqa images are read at `image_size`; the outputs of blocks `vision_taps`
     (block 4: 40 channels at stride 8, where colour survives; block 10: 112 channels at stride 16, where
     shape is linearly separable: a probe reached 0.992 colour / 1.000 shape on test images) are
-    average-pooled to a `grid` x `grid` map and concatenated per cell: grid**2 visual tokens.
+    average-pooled to a `grid` x `grid` map and concatenated per cell: grid**2 visual tokens (+ 1 global).
     """
 
     image_size: int = 64
     vision_taps: tuple[int, ...] = (4, 10)
     grid: int = 2
+    global_token: bool = True  # one more visual token: the taps averaged over the whole image
     projector_hidden: int = 256
-    hidden_size: int = 192
-    num_layers: int = 3
-    num_heads: int = 6
-    intermediate_size: int = 512
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_size: int = 384
     vocab_size: int = 2048
     max_seq_len: int = 96
     dropout: float = 0.0
@@ -63,7 +64,7 @@ class MiniConfig:
 
     @property
     def visual_tokens(self) -> int:
-        return self.grid * self.grid
+        return self.grid * self.grid + int(self.global_token)
 
 
 @dataclass(frozen=True)
@@ -150,11 +151,13 @@ class TrainingSettings:
 
 
 # Stage 0, the same in both recipes (measured: see README "Training").
-ENGLISH_TRAIN = TrainConfig(epochs=6, batch_size=256, lr=3e-3, warmup_steps=40, checkpoint_every=300)
+ENGLISH_TRAIN = TrainConfig(
+    epochs=5, batch_size=128, lr=3e-3, warmup_steps=40, checkpoint_every=300, log_every=20
+)
 # French fine-tuning: the full recipe trains 3 epochs over the corpus's train split ...
 FULL_FINETUNE = TrainConfig(epochs=3, batch_size=128, lr=2e-3, warmup_steps=30, checkpoint_every=200)
-# ... the demo recipe 150 steps of 128 samples (~19k samples seen) per run.
-DEMO_FINETUNE = replace(FULL_FINETUNE, max_steps=150)
+# ... the demo recipe 120 steps of 128 samples (~15k samples seen) per run.
+DEMO_FINETUNE = replace(FULL_FINETUNE, max_steps=120)
 
 
 def _build(cls: type, raw: dict[str, Any], base: Any) -> Any:

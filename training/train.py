@@ -214,12 +214,14 @@ def run_training(spec: RunSpec) -> TrainingReport:
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         start_step = 0
+        window: list[float] = []
         if state is not None and stage_index == state["stage"]:
             load_trained_weights(model, checkpoint_dir)
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             set_rng_state(state["rng"])
             start_step = state["step"]
+            window = list(state.get("window", []))
             log.info(f"{spec.model_name}: resumed stage {stage.name} at step {start_step}/{steps}")
             state = None
         params = [p for g in groups for p in g["params"]]
@@ -227,7 +229,6 @@ def run_training(spec: RunSpec) -> TrainingReport:
         if data is None or data_pixels != use_pixels:
             data = spec.family.prepare(model, spec.examples, spec.warehouse)
             data_pixels = use_pixels
-        window: list[float] = []
         for step in range(start_step, steps):
             t0 = time.perf_counter()
             epoch, position = divmod(step, steps_per_epoch)
@@ -279,6 +280,7 @@ def run_training(spec: RunSpec) -> TrainingReport:
                         "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(),
                         "losses": losses,
+                        "window": window,
                         "tokens": tokens,
                         "loop_seconds": loop_seconds,
                     },

