@@ -26,7 +26,7 @@ from vlmfr_data.quality.french_samples import build_french_samples
 from vlmfr_data.quality.gold import evaluate_against_gold, load_gold
 from vlmfr_data.quality.scoring import combine_scores, score_translations
 from vlmfr_data.report import write_report
-from vlmfr_data.segments import build_sample_segments, build_segments
+from vlmfr_data.segments import build_sample_segments, build_segments, segments_from_texts
 from vlmfr_data.store import Warehouse
 
 
@@ -322,3 +322,35 @@ def test_comet_real_loading_and_scoring_path_on_a_tiny_checkpoint(tmp_path: Path
     assert all(0.0 <= s <= 1.0 for s in scores["score"])
     again = signal.score(pairs(GOOD))
     assert again["value"][0] == pytest.approx(scores["value"][0], abs=1e-5)  # deterministic in eval mode
+
+
+def test_scoring_reports_progress(warehouse: Warehouse, caplog: pytest.LogCaptureFixture) -> None:
+    """Long scoring shows items done, rate and ETA per batch on the `vlmfr.progress` logger."""
+    import logging
+
+    warehouse.write_partition(
+        "segments",
+        segments_from_texts(["one red circle", "two blue squares", "a green shape"]),
+    )
+    warehouse.append(
+        "translations",
+        pl.DataFrame(
+            {
+                "segment_id": warehouse.read("segments")["segment_id"],
+                "system": "manual",
+                "system_version": "1",
+                "text_fr": ["un cercle rouge", "deux carrés bleus", "une forme verte"],
+                "seconds": 0.0,
+                "error": None,
+                "spans_ok": True,
+                "span_problems": [[], [], []],
+                "batch_id": "b",
+                "created_at": datetime.now(UTC),
+            }
+        ).select(list(TRANSLATIONS.schema)),
+        partition="manual",
+    )
+    with caplog.at_level(logging.INFO, logger="vlmfr.progress"):
+        score_translations(warehouse, QualityConfig(signals={"length_ratio": {}}), batch_rows=1)
+    lines = [r.getMessage() for r in caplog.records if r.name == "vlmfr.progress"]
+    assert any(line.startswith("score length_ratio: 3/3 pairs (100%)") for line in lines)

@@ -9,7 +9,9 @@ Segment identity is the hash of the normalised text (NFC, whitespace runs collap
 the shape?" is translated once however many samples ask it (easy-vqa train: 38,575 questions, 107
 distinct). Where an occurrence's surface differs from the normalised text, the map keeps the surface.
 
-Protected spans (special tokens inside a line, URLs, inline code, placeholders, numbers) are stored with
+Fenced code blocks (``` or ~~~, tag included) are literal pieces, never translated.
+Protected spans (special tokens inside a line, URLs, e-mail addresses, HTML entities, inline code,
+placeholders, numbers) are stored with
 character offsets on the normalised text; the MT step masks or checks them.
 """
 

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from vlmfr_data.catalog import QUALITY_SIGNALS, TRANSLATION_QUALITY
+from vlmfr_data.progress import Progress
 from vlmfr_data.quality.base import PAIRS_SCHEMA, SIGNALS, QualitySignal
 from vlmfr_data.quality.config import QualityConfig
 from vlmfr_data.review import HUMAN_SYSTEM
@@ -92,6 +93,7 @@ def score_translations(warehouse: Warehouse, config: QualityConfig, batch_rows: 
             f"WHERE signal = '{signal.name}' AND signal_version = $${signal.version}$$"
         )
         pending = pairs.join(done, on=["segment_id", "system", "system_version"], how="anti")
+        progress = Progress(f"score {signal.name}", total=pending.height, unit="pairs")
         for offset in range(0, pending.height, batch_rows):
             batch = pending.slice(offset, batch_rows)
             scores = signal.score(batch)
@@ -105,6 +107,7 @@ def score_translations(warehouse: Warehouse, config: QualityConfig, batch_rows: 
                 pl.lit(datetime.now(UTC)).alias("created_at"),
             )
             warehouse.append("quality_scores", rows, partition=signal.name)
+            progress.update(batch.height)
         seconds = time.perf_counter() - signal_started
         total = pairs.height  # every current pair now has a score from this signal version
         log.info(
