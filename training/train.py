@@ -363,11 +363,19 @@ def train_english_vlm(
     train: TrainConfig | None = None,
     stop_after_steps: int | None = None,
 ) -> TrainingReport:
-    """Stage 0: the `mini` VLM from scratch on the English train split of `dataset`."""
+    """Stage 0: the `mini` VLM from scratch on the English train split of `dataset`.
+
+    With `[training] family = "hf"` and `model_path`, the English VLM is that local checkpoint: it is
+    registered (a model folder pointing at it), not trained.
+    """
     from training.families.mini import MiniFamily
     from training.methods import Pretrain
 
     settings = settings or TrainingSettings()
+    if settings.family == "hf":
+        return _register_english_hf(
+            warehouse, settings, Path(out_dir) if out_dir else english_vlm_dir(warehouse)
+        )
     train = train or settings.english
     family = MiniFamily()
     examples = english_examples(warehouse, dataset)
@@ -397,6 +405,39 @@ def train_english_vlm(
         stop_after_steps=stop_after_steps,
     )
     return run_training(spec)
+
+
+def _register_english_hf(warehouse: Any, settings: TrainingSettings, out_dir: Path) -> TrainingReport:
+    from training.checkpoints import read_meta
+    from training.families.hf import register_hf_model
+
+    if not settings.hf_model:
+        raise ValueError('[training] family = "hf" needs model_path = "/path/to/a/local/checkpoint"')
+    register_hf_model(settings.hf_model, out_dir)
+    meta = read_meta(out_dir)
+    report = TrainingReport(
+        run_id=meta["version"],
+        model=meta["model"],
+        family="hf",
+        method="registered",
+        tier_set=None,
+        corpus="",
+        corpus_hash="",
+        base_model_dir=None,
+        model_dir=str(out_dir),
+        samples=0,
+        steps=0,
+        epochs=0.0,
+        final_loss=float("nan"),
+        seconds=0.0,
+        tokens_per_s=0.0,
+        trainable_params=0,
+        total_params=0,
+        device="",
+        config=json.dumps({"hf_model": settings.hf_model}),
+    )
+    record_run(warehouse, report, None)
+    return report
 
 
 def train_on_corpus(
@@ -476,7 +517,10 @@ def train_tier_model(
     corpus = corpora_dir(warehouse) / tier_set
     if not (corpus / "samples.parquet").exists():
         raise FileNotFoundError(f"no corpus {corpus}: materialize french_corpora[{tier_set}] first")
-    model_name = f"mini:{tier_set}__{method}"
+    from training.checkpoints import read_meta
+
+    family = read_meta(english_vlm_dir(warehouse)).get("family", settings.family)
+    model_name = f"{family}:{tier_set}__{method}"
     reusable = _finished_twin(warehouse, corpus, method, settings, train, model_name)
     if reusable is not None:
         return reusable
