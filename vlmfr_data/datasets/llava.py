@@ -15,7 +15,6 @@ from vlmfr_data.datasets.base import (
     image_path,
     load_json,
     not_text,
-    read_json_text,
     resolve_files,
 )
 
@@ -56,20 +55,7 @@ def _records(path: Path) -> Iterator[tuple[str, Any, list[Problem]]]:
     costs one record; a malformed .json array costs that file (reported as one quarantine row)."""
     try:
         if path.suffix == ".jsonl":
-            text, bad_bytes = read_json_text(path)
-            for line_no, line in enumerate(text.splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield (
-                        f"line {line_no}",
-                        None,
-                        [("<record>", f"malformed JSON at column {exc.colno}: {exc.msg}")],
-                    )
-                    continue
-                yield from _checked(f"line {line_no}", record, bad_bytes)
+            yield from _jsonl_records(path)
         else:
             data, bad_bytes = load_json(path)
             if not isinstance(data, list):
@@ -83,6 +69,40 @@ def _records(path: Path) -> Iterator[tuple[str, Any, list[Problem]]]:
                 yield from _checked(f"#{index}", record, bad_bytes)
     except UnreadableFile as exc:
         yield "<file>", None, [("<file>", str(exc))]
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[str, Any, list[Problem]]]:
+    """Stream a JSONL file line by line (memory holds one line, not the file: a 1M-record file is
+    ~300 MB of text). A line that is not UTF-8 is quarantined with the file offset of its first bad byte;
+    the other lines load."""
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read file: {exc.strerror}") from exc
+    offset = 0
+    with fh:
+        for line_no, raw in enumerate(fh, start=1):
+            line_offset, offset = offset, offset + len(raw)
+            if not raw.strip():
+                continue
+            try:
+                line, bad_bytes = raw.decode("utf-8"), None
+            except UnicodeDecodeError as exc:
+                line = raw.decode("utf-8", errors="surrogateescape")
+                bad_bytes = (
+                    f"file is not valid UTF-8 (first bad byte at offset {line_offset + exc.start}); "
+                    "re-encode it as UTF-8"
+                )
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield (
+                    f"line {line_no}",
+                    None,
+                    [("<record>", f"malformed JSON at column {exc.colno}: {exc.msg}")],
+                )
+                continue
+            yield from _checked(f"line {line_no}", record, bad_bytes)
 
 
 def _checked(ref: str, record: Any, bad_bytes: str | None) -> Iterator[tuple[str, Any, list[Problem]]]:
