@@ -2,7 +2,8 @@
 
     [evaluation]
     benchmarks = ["easy_vqa_en", "easy_vqa_fr_gold"]   # default: these two + easy_vqa_fr_<system> per MT system
-    limit = 0                    # evaluate only the first N items of each benchmark (0 = all)
+    limit = 0                    # evaluate N evenly spaced items of each benchmark (0 = all)
+    tier_benchmarks = ["easy_vqa_fr_gold"]  # benchmarks for the tier models (default: every French one)
     batch_size = 256             # questions per Predictor.answer call
     bootstrap = 1000             # bootstrap resamples for the 95% interval
     latency_samples = 16         # items timed one by one (batch 1) for the latency split
@@ -36,6 +37,7 @@ DEFAULT_SWEEP_CUTS = [0.75, 0.85, 0.9]
 class EvaluationConfig:
     benchmarks: list[str] | None = None  # None = easy_vqa_en, easy_vqa_fr_gold, easy_vqa_fr_<each system>
     limit: int = 0
+    tier_benchmarks: list[str] | None = None  # None = every French benchmark
     batch_size: int = 256
     bootstrap: int = 1000
     seed: int = 0

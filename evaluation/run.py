@@ -102,8 +102,9 @@ def evaluate(
     benchmark = BENCHMARKS.create(benchmark_name)
     if items is None:
         items = benchmark.items(warehouse)
-    if limit:
-        items = items.head(limit)
+    if limit and limit < items.height:
+        # evenly spaced items: every image region and question type, the same items on every run
+        items = items.gather_every(items.height // limit).head(limit)
     benchmark_version = benchmark.version(items)
     partition = partition_name(system.name, benchmark_name)
     model_version = system.version
