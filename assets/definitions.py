@@ -16,6 +16,10 @@ from assets.data import DATA_ASSETS
 from assets.jobs import JOBS
 
 
+# The partitions `make demo` materializes where not every one (an asset module's `DEMO_PARTITIONS`).
+DEMO_PARTITIONS: dict[str, list] = {}
+
+
 def _optional(module: str, assets_name: str, checks_name: str) -> tuple[list, list]:
     """Assets of a later stage whose module may not exist yet in a partial checkout."""
     try:
@@ -24,6 +28,7 @@ def _optional(module: str, assets_name: str, checks_name: str) -> tuple[list, li
         if exc.name != module:
             raise
         return [], []
+    DEMO_PARTITIONS.update(getattr(found, "DEMO_PARTITIONS", {}))
     return list(getattr(found, assets_name, [])), list(getattr(found, checks_name, []))
 
 

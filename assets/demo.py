@@ -18,13 +18,14 @@ from assets.ui import prepare_dagster_home
 
 def main() -> int:
     prepare_dagster_home()
-    from assets.definitions import CHECKS, PIPELINE, defs  # after DAGSTER_HOME is set
+    from assets.definitions import CHECKS, DEMO_PARTITIONS, PIPELINE, defs  # after DAGSTER_HOME is set
 
     resources = {"warehouse": defs.resources["warehouse"]}
     instance = dg.DagsterInstance.get()
     failed: list[str] = []
     for asset in PIPELINE:
         keys = asset.partitions_def.get_partition_keys() if asset.partitions_def else [None]
+        keys = DEMO_PARTITIONS.get(asset.key.to_user_string(), keys) if len(asset.keys) == 1 else keys
         name = asset.node_def.name if len(asset.keys) > 1 else asset.key.to_user_string()
         for key in keys:
             label = name + (f"[{key}]" if key else "")
