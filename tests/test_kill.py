@@ -14,8 +14,8 @@ a reader sees no partial table or corpus, then re-runs to completion and checks 
 - corpora: each tier-set folder either absent or complete (manifest, llava.json and samples.parquet
   agree), and after the re-run equal to what the tiers say.
 
-More seeds: `VLMFR_KILL_SEEDS=1,2,3,4,5 pytest tests/test_kill.py`. Training has no resumable loop in the
-tree yet (`training/train.py` does not exist), so it has no kill test here.
+More seeds: `VLMFR_KILL_SEEDS=1,2,3,4 VLMFR_KILLS_PER_SEED=2 pytest tests/test_kill.py`. Training's kill
+test is `tests/test_kill_training.py` (it needs torch and the training package).
 """
 
 from __future__ import annotations
