@@ -92,3 +92,24 @@ def test_parallel_writers_never_fail_on_lock(tmp_path: Path) -> None:
     wh.refresh_views()
     with duckdb.connect(str(wh.db_path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM test_things").fetchone() == (24,)
+
+
+def test_stale_leftovers_of_killed_runs_are_swept_fresh_ones_kept(warehouse: Warehouse) -> None:
+    import os
+    import time
+
+    warehouse.tmp_dir.mkdir(parents=True)
+    old_dir, old_file, fresh = (
+        warehouse.tmp_dir / "corpus-dead",
+        warehouse.tmp_dir / "part-dead.parquet",
+        warehouse.tmp_dir / "busy",
+    )
+    old_dir.mkdir()
+    (old_dir / "samples.parquet").write_bytes(b"half")
+    old_file.write_bytes(b"half")
+    fresh.mkdir()
+    long_ago = time.time() - warehouse.STALE_TMP_SECONDS - 60
+    for path in (old_dir, old_file):
+        os.utime(path, (long_ago, long_ago))
+    warehouse.write_partition("test_things", pl.DataFrame({"k": [1], "v": ["a"]}))
+    assert not old_dir.exists() and not old_file.exists() and fresh.exists()

@@ -118,7 +118,7 @@ class Warehouse:
     def _ensure_schema_file(self, table: str) -> None:
         """A zero-row file with the declared schema beside the data (written on write only), so a view
         over partitions written by older code still has every declared column."""
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)  # every write starts here: the home appears now
+        self._prepare_tmp()  # every write starts here: the home appears now
         spec = self.spec(table)
         path = self.table_dir(table) / "_schema" / "empty.parquet"
         if spec is None or path.exists():
@@ -144,10 +144,32 @@ class Warehouse:
         self.refresh_views_if_new(table)
         return rows
 
+    # A staging folder or part file this old belongs to a killed run, never to one still writing.
+    STALE_TMP_SECONDS = 6 * 3600
+
+    def _prepare_tmp(self) -> None:
+        """Create tmp/ and, once per Warehouse object, remove what killed runs left there long ago."""
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        if getattr(self, "_tmp_swept", False):
+            return
+        self._tmp_swept = True
+        cutoff = time.time() - self.STALE_TMP_SECONDS
+        for entry in self.tmp_dir.iterdir():
+            try:
+                if entry.stat().st_mtime >= cutoff:
+                    continue
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+            except FileNotFoundError:  # another process swept it first
+                continue
+
     def staging_dir(self, label: str) -> Path:
         """A fresh folder on the warehouse's filesystem, to be moved into place with `replace_dir`."""
+        self._prepare_tmp()
         path = self.tmp_dir / f"{label}-{uuid.uuid4().hex}"
-        path.mkdir(parents=True)  # also creates the home on a first write
+        path.mkdir(parents=True)
         return path
 
     def replace_dir(self, staging: Path, final: Path) -> None:
