@@ -116,3 +116,6 @@ def no_test_samples_in_training(warehouse: WarehouseResource) -> dg.AssetCheckRe
 
 TRAINING_ASSETS = [english_vlm, tier_models]
 TRAINING_CHECKS = [no_test_samples_in_training]
+
+# `make demo` materializes these partitions of `tier_models` (assets.definitions collects DEMO_PARTITIONS)
+DEMO_PARTITIONS = {"tier_models": DEMO_TIER_MODEL_PARTITIONS}
