@@ -17,8 +17,10 @@ setup: $(VENV)/.installed deps
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q "uv==0.13.9"
-	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps -r requirements.lock
-	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps -e ".[dev]"
+	@# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (it is on these machines), nothing would ever
+	@# cache .pyc and every process would recompile torch and transformers (tens of seconds per import)
+	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps --compile-bytecode -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps --compile-bytecode -e ".[dev]"
 	@$(MAKE) --no-print-directory real-fasttext
 	@touch $@
 
