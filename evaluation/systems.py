@@ -175,7 +175,7 @@ class TranslateTest:
 
 def create_backward(config: MTSystemConfig) -> MTSystem:
     """Create a FR->EN system. A prompted causal LM is the EN->FR model turned round: its few-shot pairs
-    are reversed and its languages swapped (the backend has no option for the direction)."""
+    are reversed and its languages swapped (the direction is in its version, so caches never mix)."""
     from vlmfr_data.mt import create_system
 
     if config.backend == "hf_causal":
@@ -184,7 +184,6 @@ def create_backward(config: MTSystemConfig) -> MTSystem:
         options = dict(config.options)
         pairs = options.get("examples") or [list(e) for e in DEFAULT_EXAMPLES]
         options["examples"] = [[fr, en] for en, fr in pairs]
-        system = create_system(MTSystemConfig(config.name, config.backend, options, config.batch_size))
-        system.source_lang, system.target_lang = "fr", "en"
-        return system
+        options.update(source_lang="fr", target_lang="en")
+        return create_system(MTSystemConfig(config.name, config.backend, options, config.batch_size))
     return create_system(config)

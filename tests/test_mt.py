@@ -126,6 +126,12 @@ def test_hf_causal_llama_batching_prompt_and_spans(tmp_path: Path, warehouse: Wa
     report = translate_segments(warehouse, system, segments_frame(["see https://x.org/a for the red circle"]))
     row = warehouse.sql("SELECT spans_ok, span_problems FROM translations").row(0)
     assert report.span_flags == 1 and row[0] is False and "lost 'https://x.org/a'" in row[1]
+    # the same model turned round (translate-test's FR->EN) prompts the other way and never shares a version
+    back = create_system(
+        MTSystemConfig("llama", "hf_causal", {"model": str(path), "source_lang": "fr", "target_lang": "en"})
+    )
+    assert back.prompt("quelle forme ?").endswith("French: quelle forme ?\nEnglish:")
+    assert back.version != system.version and "fr->en" in back.version
 
 
 def test_clean_output_strips_echo_and_run_on() -> None:

@@ -65,8 +65,12 @@ class HFCausal(SystemDefaults):
         device: str = "cpu",
         threads: int | None = None,
         cache_dir: str | None = None,
+        source_lang: str = "en",
+        target_lang: str = "fr",
     ) -> None:
         self.name = name
+        # the direction is part of the version: a system turned round never shares cache rows
+        self.source_lang, self.target_lang = source_lang, target_lang
         self.model_ref = model
         self.gguf_file = gguf_file
         self.max_new_tokens = max_new_tokens
@@ -122,7 +126,12 @@ class HFCausal(SystemDefaults):
         folder, gguf = self._source
         ident = fingerprint(folder / gguf) if gguf else fingerprint(folder)
         label = gguf or folder.name
-        return f"{label}@{ident} shots={len(self.examples)} chat={self.use_chat_template} {PIPELINE_VERSION}"
+        direction = (
+            ""
+            if (self.source_lang, self.target_lang) == ("en", "fr")
+            else f" {self.source_lang}->{self.target_lang}"
+        )
+        return f"{label}@{ident} shots={len(self.examples)} chat={self.use_chat_template}{direction} {PIPELINE_VERSION}"
 
     # ------------------------------------------------------------- loading
     @cached_property
