@@ -15,7 +15,6 @@ from assets.common import WarehouseResource
 from assets.data import DATA_ASSETS
 from assets.jobs import JOBS
 
-
 # The partitions `make demo` materializes where not every one (an asset module's `DEMO_PARTITIONS`).
 DEMO_PARTITIONS: dict[str, list] = {}
 

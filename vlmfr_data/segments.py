@@ -58,7 +58,6 @@ PROTECTED_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
-
 def normalise(text: str) -> str:
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 

@@ -125,9 +125,7 @@ SUITES: dict[str, Suite] = {
             lambda gxe: [
                 gxe.ExpectColumnValuesToNotBeNull(column="sample_id"),
                 gxe.ExpectCompoundColumnsToBeUnique(column_list=["dataset", "split", "sample_id"]),
-                gxe.ExpectColumnValuesToBeInSet(
-                    column="tier", value_set=TIERS
-                ),
+                gxe.ExpectColumnValuesToBeInSet(column="tier", value_set=TIERS),
                 gxe.ExpectColumnValuesToBeInSet(column="image_tokens_match", value_set=[True]),
             ],
         ),
@@ -138,9 +136,7 @@ SUITES: dict[str, Suite] = {
             _french_samples,
             lambda gxe: [
                 # at most half of the samples rejected
-                gxe.ExpectColumnValuesToBeInSet(
-                    column="tier", value_set=KEPT_TIERS, mostly=0.5
-                ),
+                gxe.ExpectColumnValuesToBeInSet(column="tier", value_set=KEPT_TIERS, mostly=0.5),
             ],
         ),
     ]

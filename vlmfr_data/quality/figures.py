@@ -143,9 +143,7 @@ def build_quality_figures(warehouse: Warehouse, config: QualityConfig) -> list[t
         ("Tier sizes", tier_sizes(warehouse, folder / "tier_sizes.png")),
     ]
     if warehouse.partitions("gold_pairs"):
-        made.append(
-            ("Signals vs gold chrF", signals_vs_gold(warehouse, folder / "signals_vs_gold.png"))
-        )
+        made.append(("Signals vs gold chrF", signals_vs_gold(warehouse, folder / "signals_vs_gold.png")))
     if warehouse.partitions("threshold_ablation"):
         made.append(
             (
