@@ -10,6 +10,7 @@ Evaluation ids (test split) never reach a training frame; `training.checks` veri
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,20 @@ def corpus_examples(corpus_dir: str | Path, weight_by_quality: bool = False) -> 
     """The train split of a corpus folder; `weight_by_quality`: weight = the sample's quality score."""
     path = Path(corpus_dir) / "samples.parquet"
     frame = pl.read_parquet(path).filter(pl.col("split") == TRAIN_SPLIT)
+    # `image` is relative to the corpus's image folder (LLaVA's --image_folder); `image_path` is the
+    # placed file. A corpus without `image_path` resolves `image` through the manifest.
+    if "image_path" in frame.columns:
+        frame = frame.with_columns(pl.coalesce("image_path", "image").alias("image"))
+    else:
+        manifest = Path(corpus_dir) / "manifest.json"
+        folder = json.loads(manifest.read_text()).get("image_folder") if manifest.exists() else None
+        if folder:
+            root = (Path(corpus_dir) / folder).resolve()
+            frame = frame.with_columns(
+                pl.when(pl.col("image").is_not_null())
+                .then(pl.lit(f"{root}/") + pl.col("image"))
+                .alias("image")
+            )
     weight = (
         pl.col("min_combined").fill_null(0.0).clip(0.0, 1.0) if weight_by_quality else pl.lit(1.0)
     ).cast(pl.Float64)
