@@ -332,23 +332,14 @@ def test_scoring_reports_progress(warehouse: Warehouse, caplog: pytest.LogCaptur
         "segments",
         segments_from_texts(["one red circle", "two blue squares", "a green shape"]),
     )
-    warehouse.append(
-        "translations",
-        pl.DataFrame(
-            {
-                "segment_id": warehouse.read("segments")["segment_id"],
-                "system": "manual",
-                "system_version": "1",
-                "text_fr": ["un cercle rouge", "deux carrés bleus", "une forme verte"],
-                "seconds": 0.0,
-                "error": None,
-                "spans_ok": True,
-                "span_problems": [[], [], []],
-                "batch_id": "b",
-                "created_at": datetime.now(UTC),
-            }
-        ).select(list(TRANSLATIONS.schema)),
-        partition="manual",
+    _fixture_translations(
+        warehouse,
+        "manual",
+        {
+            "one red circle": "un cercle rouge",
+            "two blue squares": "deux carrés bleus",
+            "a green shape": "une forme verte",
+        },
     )
     with caplog.at_level(logging.INFO, logger="vlmfr.progress"):
         score_translations(warehouse, QualityConfig(signals={"length_ratio": {}}), batch_rows=1)

@@ -165,6 +165,3 @@ def _restore_checked(output: str | None, masked: Masked) -> tuple[str | None, li
         return None, []
     # tidy before restoring: masked spans (code, URLs) keep their own spacing
     return restore(tidy(output), masked)
-
-
-_translate_batch = translate_batch  # the name evaluation/mt_cache.py imported first
