@@ -89,14 +89,14 @@ def _env(home: Path, config: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def _dagster(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+def _dagster(env: dict[str, str], *args: str, module: bool = True) -> tuple[subprocess.Popen[bytes], Path]:
     """Dagster's own CLI; output to a file (an undrained pipe would block a step that holds a lock)."""
     home = Path(env["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     log = home / f"cli-{len(list(home.glob('cli-*.log')))}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(BIN / "dagster"), *args, "-m", "assets.definitions"],
+            [str(BIN / "dagster"), *args, *(["-m", "assets.definitions"] if module else [])],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -158,6 +158,9 @@ def test_parallel_and_dask_runs_equal_the_serial_run(tmp_path: Path, monkeypatch
     for step in (stages.segment,):  # inputs as in the serial run, then the concurrent partitions
         step(Warehouse(parallel), config)
     env = _env(parallel, config_path)
+    # A fresh DAGSTER_HOME creates its SQLite run storage on first use; two CLIs doing that at once race
+    # ("table runs already exists"), so the instance is created once first, as `make ui`/`make demo` do.
+    _all_ok([_dagster(env, "instance", "migrate", module=False)])
     _all_ok(
         [
             _dagster(env, "asset", "materialize", "--select", "translations", "--partition", system)
