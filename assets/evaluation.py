@@ -8,6 +8,7 @@ the report comes last, the sweep after the models it compares with).
 import dagster as dg
 
 from assets.common import CONFIG, WarehouseResource, image_metadata, mt_system_partitions, preview
+from assets.training import DEMO_TIER_MODEL_PARTITIONS, tier_model_partitions
 from evaluation.config import EvaluationConfig
 from evaluation.sweep import cut_key
 
@@ -94,20 +95,26 @@ def translate_test_evaluation(
 
 
 @dg.asset(
+    partitions_def=tier_model_partitions,
     deps=[TIER_MODELS, english_vlm_evaluation],
     group_name="evaluation",
     automation_condition=AUTOMATION,
     kinds={"pytorch", "parquet"},
-    description="Every (tier set, method) model in `training_runs` on the French benchmarks (gold and each MT "
-    "system's translation), cached per model version.",
+    description="The (tier set, method) model of this partition on the French benchmarks (gold and each MT "
+    "system's translation), cached per model version; follows its `tier_models` partition.",
 )
 def tier_model_evaluation(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     from evaluation.pipeline import evaluate_tier_models, ranking_agreement
 
+    keys = context.partition_key.keys_by_dimension
     store = warehouse.get()
-    rows = evaluate_tier_models(store, CONFIG, EVALUATION, emit=context.log.info)
+    rows = evaluate_tier_models(
+        store, CONFIG, EVALUATION, emit=context.log.info, tier_set=keys["tier_set"], method=keys["method"]
+    )
+    if not rows:
+        context.log.warning(f"no trained model for {context.partition_key}: materialize tier_models first")
     return dg.MaterializeResult(
         metadata={
             "models": len({r["model"] for r in rows}),
@@ -242,3 +249,6 @@ EVALUATION_ASSETS = [
     evaluation_report,
 ]
 EVALUATION_CHECKS = [english_vlm_reaches_target, gold_benchmark_complete]
+
+# `make demo` evaluates the tier models it trains (assets.definitions collects DEMO_PARTITIONS)
+DEMO_PARTITIONS = {"tier_model_evaluation": DEMO_TIER_MODEL_PARTITIONS}

@@ -7,6 +7,7 @@
     batch_size = 256             # questions per Predictor.answer call
     bootstrap = 1000             # bootstrap resamples for the 95% interval
     latency_samples = 16         # items timed one by one (batch 1) for the latency split
+    latency_budget_s = 30        # per system: stop after this many seconds once 3 items are timed
     sweep_cuts = [0.75, 0.85, 0.9]  # combined-score cuts of the threshold sweep (one Dagster partition each)
     sweep_steps = 40             # steps per sweep model (the [training] finetune recipe with max_steps = this)
     sweep_method = "lora"
@@ -42,6 +43,8 @@ class EvaluationConfig:
     bootstrap: int = 1000
     seed: int = 0
     latency_samples: int = 16
+    # Gemma-3-270M takes ~8 s per question at batch 1 on 2 cores: 16 items would cost minutes for one number
+    latency_budget_s: float = 30.0
     sweep_cuts: list[float] = field(default_factory=lambda: list(DEFAULT_SWEEP_CUTS))
     sweep_steps: int = 40
     sweep_method: str = "lora"

@@ -177,11 +177,22 @@ def tier_models(warehouse: Warehouse) -> pl.DataFrame:
 
 
 def evaluate_tier_models(
-    warehouse: Warehouse, project: ProjectConfig, config: EvaluationConfig, emit: Emit | None = None
+    warehouse: Warehouse,
+    project: ProjectConfig,
+    config: EvaluationConfig,
+    emit: Emit | None = None,
+    tier_set: str | None = None,
+    method: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Every trained (tier set, method) model, or only those of `tier_set` / `method`, on the French
+    benchmarks (`tier_benchmarks`, default every French one)."""
     rows: list[dict[str, Any]] = []
     benchmarks = config.tier_benchmarks or french_benchmarks(project, config)
     runs = tier_models(warehouse)
+    if tier_set is not None:
+        runs = runs.filter(pl.col("tier_set") == tier_set)
+    if method is not None:
+        runs = runs.filter(pl.col("method") == method)
     if runs.height == 0:
         return rows
     items = benchmark_items(warehouse, benchmarks)
@@ -279,7 +290,10 @@ def measure_latency(
     for mode, mt_name, system in candidates:
         system.answer_one(sample["image"][0], sample["question"][0], Timing())  # warm-up: loads, caches
         per_item: list[Timing] = []
+        started = time.perf_counter()
         for image, question in sample.select("image", "question").iter_rows():
+            if len(per_item) >= 3 and time.perf_counter() - started > config.latency_budget_s:
+                break  # enough for a mean on a slow engine; `samples` says how many were timed
             timing = Timing()
             system.answer_one(image, question, timing)
             per_item.append(timing)

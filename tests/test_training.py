@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 import torch
 
+from training.checkpoints import read_meta
 from training.config import MethodConfig, MiniConfig, TrainConfig, TrainingSettings
 from vlmfr_data.config import DatasetConfig
 from vlmfr_data.ingest import ingest_dataset
@@ -128,16 +129,47 @@ def test_lora_changes_only_adapters(english, store: Warehouse, corpus: Path, hom
         english.model_dir,
         home / "runs" / "lora",
         TINY_TRAIN,
-        MethodConfig(lr_lora=1e-2, r=4),
+        MethodConfig(lr_lora=1e-2, lr_new_tokens=1e-2, r=4),
     )
     base, tuned = _params(english.model_dir), _params(report.model_dir)
     lora = [n for n in tuned if "lora_" in n]
     assert lora and all(n.startswith("language.model.") for n in lora)
     assert not any("lm_head" in n for n in lora)
     assert any(not torch.equal(tuned[n], torch.zeros_like(tuned[n])) for n in lora if "lora_B" in n)
+    # the head rows of tokens the English model emitted stay bit-identical; the others (French-only
+    # tokens, a new vocabulary for it) train
+    emitted = read_meta(english.model_dir)["emitted_token_ids"]
+    head = "language.lm_head.weight"
+    new_rows = torch.ones(base[head].shape[0], dtype=torch.bool)
+    new_rows[emitted] = False
+    french = set(read_meta(report.model_dir)["emitted_token_ids"]) - set(emitted)
+    assert french, "the French corpus has answer tokens the English model never emitted"
+    assert torch.equal(tuned[head][~new_rows], base[head][~new_rows])
+    assert not torch.equal(tuned[head][new_rows], base[head][new_rows])
+    for name, value in base.items():
+        if name != head:
+            assert torch.equal(tuned[name], value), name
+    hidden = base[head].shape[1]
+    assert report.trainable_params == sum(tuned[n].numel() for n in lora) + int(new_rows.sum()) * hidden
+
+
+def test_lora_with_llava_rule_alone_keeps_the_whole_head(
+    english, store: Warehouse, corpus: Path, home: Path
+) -> None:  # noqa: ANN001
+    from training.train import train_on_corpus
+
+    report = train_on_corpus(
+        store,
+        corpus,
+        "lora",
+        english.model_dir,
+        home / "runs" / "lora_only",
+        TINY_TRAIN,
+        MethodConfig(lr_lora=1e-2, r=4),
+    )
+    base, tuned = _params(english.model_dir), _params(report.model_dir)
     for name, value in base.items():
         assert torch.equal(tuned[name], value), name
-    assert report.trainable_params == sum(tuned[n].numel() for n in lora)
 
 
 def test_two_stage_trains_projector_and_vision_then_only_adapters(

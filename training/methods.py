@@ -3,7 +3,9 @@ learning rate 0 is frozen (`requires_grad=False`, not in the optimizer).
 
 Parts: `vision` (all of it, or its last `vision_last_blocks` blocks), `projector`, `language` (the whole LM:
 embeddings, blocks, head), `lora` (peft LoRA adapters on every linear of the LM except the head, injected
-on first use). A method is a list of stages; each stage gets a share of the run's steps.
+on first use), `new_token_rows` (the head rows of tokens the base model never emitted; the other rows get
+no gradient and no weight decay, so they stay bit-identical). A method is a list of stages; each stage
+gets a share of the run's steps.
 """
 
 from __future__ import annotations
@@ -42,24 +44,30 @@ class Method:
                     "projector": c.lr_projector,
                     "language": c.lr_language,
                     "lora": c.lr_lora,
+                    "new_token_rows": c.lr_new_tokens,
                 },
                 vision_last_blocks=c.vision_last_blocks,
             )
         ]
 
 
+def _lora_lrs(c: MethodConfig) -> dict[str, float]:
+    return {"lora": c.lr_lora, "new_token_rows": c.lr_new_tokens}
+
+
 class LoRA(Method):
-    """peft LoRA on every LM linear except the head; vision, projector, embeddings and head frozen."""
+    """peft LoRA on every LM linear except the head (+ the head rows of never-emitted tokens); vision,
+    projector, embeddings and the rest of the head frozen."""
 
     def stages(self) -> list[Stage]:
-        return [Stage("main", {"lora": self.config.lr_lora})]
+        return [Stage("main", _lora_lrs(self.config))]
 
 
 class QEWeighted(LoRA):
     """LoRA on the whole corpus with each sample's loss weighted by its quality score (soft filtering)."""
 
     def stages(self) -> list[Stage]:
-        return [Stage("main", {"lora": self.config.lr_lora}, weight_by_quality=True)]
+        return [Stage("main", _lora_lrs(self.config), weight_by_quality=True)]
 
 
 class Full(Method):
@@ -88,7 +96,7 @@ class TwoStage(Method):
                 vision_last_blocks=c.stage_a_vision_last_blocks,
                 fraction=c.stage_a_fraction,
             ),
-            Stage("B", {"lora": c.lr_lora}, fraction=1.0 - c.stage_a_fraction),
+            Stage("B", _lora_lrs(c), fraction=1.0 - c.stage_a_fraction),
         ]
 
 
@@ -134,6 +142,8 @@ def apply_stage(family: Any, model: Any, stage: Stage, config: MethodConfig) -> 
         elif part == "vision" and stage.vision_last_blocks > 0:
             blocks = family.vision_blocks(model)[-stage.vision_last_blocks :]
             params = [p for b in blocks for p in b.parameters()]
+        elif part == "new_token_rows":
+            params = _new_token_rows(parts["lm_head"], getattr(model, "_vlmfr_emitted_tokens", None))
         elif part == "language":
             modules = parts["language"] + parts["lm_head"]
             params = [p for m in modules for n, p in m.named_parameters() if not is_lora(n)]
@@ -144,5 +154,32 @@ def apply_stage(family: Any, model: Any, stage: Stage, config: MethodConfig) -> 
             p.requires_grad_(True)
         chosen[part] = unique
     return [
-        {"params": params, "lr": stage.lrs[part], "part": part} for part, params in chosen.items() if params
+        # no weight decay on the head rows: decoupled decay would shrink the frozen rows too
+        {"params": params, "lr": stage.lrs[part], "part": part}
+        | ({"weight_decay": 0.0} if part == "new_token_rows" else {})
+        for part, params in chosen.items()
+        if params
     ]
+
+
+def _new_token_rows(heads: list[Any], emitted: Any) -> list[Any]:
+    """The head weight, its gradient masked to the rows of tokens the base model never emitted.
+
+    `emitted` (token ids, from the base model's metadata) None: the base did not record them (an HF
+    checkpoint, whose LM already knows its vocabulary): nothing to train."""
+    import torch
+
+    if emitted is None:
+        return []
+    params = []
+    for head in heads:
+        weight = head.weight
+        if getattr(weight, "_vlmfr_row_mask", None) is None:
+            mask = torch.ones(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
+            mask[torch.as_tensor(emitted, dtype=torch.long, device=weight.device)] = 0
+            weight._vlmfr_row_mask = mask  # noqa: SLF001
+            weight._vlmfr_trainable_numel = int(mask.sum().item()) * weight.shape[1]  # noqa: SLF001
+            weight.requires_grad_(True)  # a hook needs it; apply_stage sets it anyway
+            weight.register_hook(lambda grad, mask=mask: grad * mask)
+        params.append(weight)
+    return params

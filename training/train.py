@@ -196,13 +196,26 @@ def run_training(spec: RunSpec) -> TrainingReport:
 
     progress = Progress(f"train {spec.model_name}", total=total_steps, unit="steps", emit=spec.emit)
     progress.done = global_step
+    # Tokens the base model was trained to emit (its head rows for the others are a new vocabulary); this
+    # run's own answer tokens join them in its metadata, for models trained from it.
+    base_emitted = read_meta(spec.base_dir).get("emitted_token_ids") if spec.base_dir else []
+    if base_emitted is not None:
+        model._vlmfr_emitted_tokens = base_emitted  # noqa: SLF001
     for stage_index, (stage, steps) in enumerate(zip(stages, stage_steps, strict=True)):
         groups = apply_stage(spec.family, model, stage, spec.method.config)
         trained_names |= {n for n, p in model.named_parameters() if p.requires_grad}
         if state is not None and stage_index < state["stage"]:
             continue
         optimizer = torch.optim.AdamW(
-            [{"params": g["params"], "lr": g["lr"]} for g in groups], weight_decay=cfg.weight_decay
+            [
+                {
+                    "params": g["params"],
+                    "lr": g["lr"],
+                    "weight_decay": g.get("weight_decay", cfg.weight_decay),
+                }
+                for g in groups
+            ],
+            weight_decay=cfg.weight_decay,
         )
         warmup = min(cfg.warmup_steps, max(1, steps // 5))
 
@@ -229,6 +242,10 @@ def run_training(spec: RunSpec) -> TrainingReport:
         if data is None or data_pixels != use_pixels:
             data = spec.family.prepare(model, spec.examples, spec.warehouse)
             data_pixels = use_pixels
+            labels = getattr(data, "labels", None)
+            if labels is not None and base_emitted is not None:
+                own = torch.unique(labels[labels >= 0]).tolist()
+                meta["emitted_token_ids"] = sorted(set(base_emitted) | set(own))
         for step in range(start_step, steps):
             t0 = time.perf_counter()
             epoch, position = divmod(step, steps_per_epoch)
@@ -307,7 +324,11 @@ def run_training(spec: RunSpec) -> TrainingReport:
         final_loss=round(sum(tail) / len(tail), 5),
         seconds=round(seconds, 2),
         tokens_per_s=round(tokens / loop_seconds, 1) if loop_seconds else 0.0,
-        trainable_params=sum(p.numel() for name, p in model.named_parameters() if name in trained_names),
+        trainable_params=sum(
+            getattr(p, "_vlmfr_trainable_numel", p.numel())
+            for name, p in model.named_parameters()
+            if name in trained_names
+        ),
         total_params=sum(p.numel() for p in model.parameters()),
         device=device,
         config=json.dumps(spec.identity["configs"], sort_keys=True),
@@ -491,7 +512,8 @@ def train_on_corpus(
         out_dir=target,
         base_dir=base_dir,
         identity=identity,
-        model_name=model_name or f"{family.name}:{Path(corpus_dir).name}__{method}",
+        # "corpus_": a folder named like a tier set ("high") must not replace that tier model's row
+        model_name=model_name or f"{family.name}:corpus_{Path(corpus_dir).name}__{method}",
         tier_set=tier_set,
         corpus=str(corpus_dir),
         warehouse=warehouse,

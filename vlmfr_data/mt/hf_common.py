@@ -81,4 +81,7 @@ def model_cache_dir() -> Path:
 
 
 def set_threads(threads: int | None) -> None:
-    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
+    """`threads`, else `OMP_NUM_THREADS` (the demo's parallel workers set 1), else every core."""
+    torch.set_num_threads(
+        threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or max(1, os.cpu_count() or 1)
+    )
