@@ -8,9 +8,10 @@ WHEELS ?= $(or $(PIP_FIND_LINKS),/opt/wheels)
 export VLMFR_HOME ?= $(CURDIR)/.vlmfr
 export DAGSTER_HOME ?= $(VLMFR_HOME)/dagster
 APT_PACKAGES := apertium apertium-eng-spa apertium-fr-es
+TEST_APT_PACKAGES := chromium
 UI_PORT ?= 3000
 
-.PHONY: setup deps demo test ui lint lock clean real-fasttext
+.PHONY: setup deps test-deps demo test ui lint lock clean real-fasttext
 
 setup: $(VENV)/.installed deps
 
@@ -32,24 +33,32 @@ real-fasttext:
 	  $(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps --reinstall \
 	    "$$(grep '^fasttext==' requirements.lock)"; fi
 
-# Debian packages for the Apertium MT backend. Installed when running as root; otherwise the
-# backend reports itself unavailable and the pipeline goes on with the other systems.
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Debian packages: $(1) the list, $(2) what is lost without them. Installed when running as root;
+# otherwise the command is printed and the part that needs them reports itself unavailable (or skips).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing) >/dev/null \
-	      || echo "WARNING: apt-get install$$missing failed; the apertium MT backend will be unavailable"; \
+	      || echo "WARNING: apt-get install$$missing failed; $(2)"; \
 	  else \
-	    echo "NOTE: Debian packages missing:$$missing. Install them with: sudo apt-get install$$missing"; \
+	    echo "NOTE: Debian packages missing:$$missing ($(2)). Install them with: sudo apt-get install$$missing"; \
 	  fi; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(APT_PACKAGES),the apertium MT backend will be unavailable)
+
+# Chromium runs the review page's browser test (it skips, saying so, without it).
+test-deps:
+	$(call apt_install,$(TEST_APT_PACKAGES),the review page browser test will be skipped)
 
 demo: setup
 	$(BIN)/python -m assets.demo
 
-test: setup
+test: setup test-deps
 	$(BIN)/python -m pytest
 
 lint: setup

