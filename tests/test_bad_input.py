@@ -619,9 +619,6 @@ def test_review_unknown_column_is_ignored(review_warehouse: Warehouse, tmp_path:
     assert outcome.status == "imported" and outcome.reviews == 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="request to the review owner: refuse a correction far longer than its source"
-)
 def test_review_100_kb_correction_is_refused(review_warehouse: Warehouse, tmp_path: Path) -> None:
     path, _, _ = _review_file(review_warehouse, tmp_path, {"yes": {"correction": "oui " * 25_600}})
     (outcome,) = import_review_files(review_warehouse, [path])

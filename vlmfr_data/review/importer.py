@@ -35,6 +35,14 @@ from vlmfr_data.review.tables import EXPERT_REVIEWS
 from vlmfr_data.store import Warehouse
 
 APPROVE_FROM = 4  # a rating at least this, without a correction, approves the rated French
+
+
+def max_correction_chars(source: str) -> int:
+    """The longest correction taken for `source`: French runs ~1.2x English; 3x + 200 leaves room for a
+    one-word answer that needs a phrase, and refuses a paste of a whole document."""
+    return 3 * len(source) + 200
+
+
 REJECT_UP_TO = 2  # a rating at most this, without a correction, rejects it
 
 
@@ -209,6 +217,14 @@ def validate_rows(
         else:
             action = "rated" if rating is not None else "commented"
         french = correction if action == "corrected" else values["rated_fr"].strip()
+        if segment_id in segments and action == "corrected":
+            limit = max_correction_chars(segments[segment_id][0])
+            if len(correction) > limit:
+                problem(
+                    f"correction is {len(correction):,} characters for a {len(segments[segment_id][0]):,}-character "
+                    f"source (at most {limit:,}): a pasted document or a stuck key? Shorten it or leave a comment",
+                    "correction",
+                )
         if segment_id in segments and action in ("corrected", "approved"):
             text_en, spans = segments[segment_id]
             broken = span_problems(text_en, spans, french)
