@@ -96,7 +96,8 @@ def translate_test_evaluation(
 
 @dg.asset(
     partitions_def=tier_model_partitions,
-    deps=[TIER_MODELS, TRANSLATIONS, GOLD_PAIRS],
+    # every MT system's translations (the MT benchmarks), not a partition named like this one
+    deps=[TIER_MODELS, dg.AssetDep(TRANSLATIONS, partition_mapping=dg.AllPartitionMapping()), GOLD_PAIRS],
     group_name="evaluation",
     automation_condition=AUTOMATION,
     kinds={"pytorch", "parquet"},
