@@ -25,11 +25,13 @@ def prepare_dagster_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(vlmfr_home() / "dagster")))
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists() or "managed_python_loggers" not in instance_yaml.read_text():
-        # offline machine: no telemetry; the library's `vlmfr` logger (progress, rate, ETA) goes to the run log
+    if not instance_yaml.exists() or "max_concurrent_runs" not in instance_yaml.read_text():
+        # offline machine: no telemetry; the library's `vlmfr` logger (progress, rate, ETA) goes to the run log;
+        # the daemon starts at most one run per core (a corpus change starts four tier-model trainings at once)
         instance_yaml.write_text(
             "telemetry:\n  enabled: false\n"
             "python_logs:\n  python_log_level: INFO\n  managed_python_loggers:\n    - vlmfr\n"
+            f"concurrency:\n  runs:\n    max_concurrent_runs: {max(1, os.cpu_count() or 1)}\n"
         )
     return home
 
