@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 WHEELS ?= $(or $(PIP_FIND_LINKS),/opt/wheels)
 export VLMFR_HOME ?= $(CURDIR)/.vlmfr
 export DAGSTER_HOME ?= $(VLMFR_HOME)/dagster
-APT_PACKAGES := apertium apertium-eng-spa apertium-fr-es
+# Spanish pivot (the default apertium system) and the Catalan pivot (modes eng-cat, cat-fra)
+APT_PACKAGES := apertium apertium-eng-spa apertium-fr-es apertium-eng-cat apertium-fra-cat
 TEST_APT_PACKAGES := chromium
 UI_PORT ?= 3000
 

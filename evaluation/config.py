@@ -68,6 +68,10 @@ class EvaluationConfig:
         return cls.from_dict(project.evaluation)
 
 
+# Apertium modes and the mode that translates back
+APERTIUM_REVERSE = {"eng-spa": "spa-eng", "es-fr": "fr-es", "eng-cat": "cat-eng", "cat-fra": "fra-cat"}
+
+
 def backward_system(forward: MTSystemConfig, override: Any = None) -> MTSystemConfig | None:
     """The FR->EN partner of an EN->FR MT system, or None when there is none (the reason is in the docs).
 
@@ -85,10 +89,16 @@ def backward_system(forward: MTSystemConfig, override: Any = None) -> MTSystemCo
             batch_size=int(override.get("batch_size", forward.batch_size)),
         )
     if forward.backend == "apertium":
+        # the same pivot backwards (eng-cat|cat-fra -> fra-cat|cat-eng); the Spanish one when a mode has no
+        # known reverse
+        forward_modes = list(forward.options.get("modes") or ["eng-spa", "es-fr"])
+        backward_modes = [APERTIUM_REVERSE.get(m) for m in reversed(forward_modes)]
+        if not all(backward_modes):
+            backward_modes = ["fr-es", "spa-eng"]
         return MTSystemConfig(
             name=name,
             backend="apertium",
-            options={"modes": ["fr-es", "spa-eng"], "source_lang": "fr", "target_lang": "en"},
+            options={"modes": backward_modes, "source_lang": "fr", "target_lang": "en"},
             batch_size=forward.batch_size,
         )
     if forward.backend == "hf_causal":

@@ -273,3 +273,14 @@ def test_latency_split_and_report(small: Warehouse, tiny_vlm: Path) -> None:
     ):
         assert section in text
     assert "http://" not in text and "<script" not in text  # self-contained
+
+
+def test_apertium_translate_test_goes_back_through_the_same_pivot() -> None:
+    from evaluation.config import backward_system
+    from vlmfr_data.config import MTSystemConfig
+
+    spanish = backward_system(MTSystemConfig("apertium", "apertium"))
+    catalan = backward_system(MTSystemConfig("cat", "apertium", options={"modes": ["eng-cat", "cat-fra"]}))
+    assert spanish is not None and spanish.options["modes"] == ["fr-es", "spa-eng"]
+    assert catalan is not None and catalan.options["modes"] == ["fra-cat", "cat-eng"]
+    assert catalan.name == "cat_fr_en" and catalan.options["target_lang"] == "en"

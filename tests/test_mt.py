@@ -48,6 +48,34 @@ def test_apertium_real_french_and_spans() -> None:
     assert "cercle" in out[1] and "image" in out[1]
 
 
+@pytest.mark.skipif(
+    not Path("/usr/share/apertium/modes/cat-fra.mode").exists(),
+    reason="Debian packages apertium-eng-cat apertium-fra-cat are not installed (make setup as root)",
+)
+def test_apertium_catalan_pivot_translates_like_its_bare_cli() -> None:
+    import subprocess
+
+    system = create_system(
+        MTSystemConfig("apertium_cat", "apertium", options={"modes": ["eng-cat", "cat-fra"]})
+    )
+    assert system.availability().ok and system.version.startswith("eng-cat|cat-fra ")
+    texts = ["What color is the shape?", "Is there a circle in the image?", "yes", "teal"]
+    out = system.translate(texts)
+    assert out[0].startswith("Quelle couleur est la forme") and "cercle" in out[1]
+    # a different engine: lone words the Spanish pivot gets wrong come out otherwise ("soi", "teal")
+    assert out[2:] == ["oui", "sarcelle"]
+    bare = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", system.command()],
+        input="\n".join(texts[:2]) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")[:2]
+    assert out[:2] == [line.strip() for line in bare]
+    missing = create_system(MTSystemConfig("x", "apertium", options={"modes": ["eng-cat", "cat-xyz"]}))
+    assert not missing.availability().ok and "cat-xyz" in missing.availability().reason
+
+
 @needs_apertium
 def test_apertium_pivot_keeps_a_lower_case_source_lower_case() -> None:
     # eng-spa writes "Rojo"; read capitalised, es-fr takes it for a name and leaves it in Spanish.

@@ -40,6 +40,11 @@ PAIR_PACKAGES = {
     "spa-eng": "apertium-eng-spa",
     "es-fr": "apertium-fr-es",
     "fr-es": "apertium-fr-es",
+    # the Catalan pivot (`modes = ["eng-cat", "cat-fra"]`): other rules, other errors than the Spanish one
+    "eng-cat": "apertium-eng-cat",
+    "cat-eng": "apertium-eng-cat",
+    "cat-fra": "apertium-fra-cat",
+    "fra-cat": "apertium-fra-cat",
 }
 # Apertium stream format (what apertium-destxt writes): these characters are backslash-escaped, and a
 # run of blanks other than one space (line breaks, double spaces, tabs, `~`) is a "superblank" in [ ].
