@@ -225,6 +225,26 @@ def test_end_to_end_tiers_best_system_and_corpora(tmp_path: Path, images: Path, 
         s != "human" for t, s in best.items() if t.startswith("Yes")
     )  # a gated translation is never best
 
+    # the share of high occurrences whose other engine wrote something else, by hand: the GX warn suite's input
+    from vlmfr_data.validation import _high_tier_agreement
+
+    def norm(col: str) -> pl.Expr:
+        return pl.col(col).str.to_lowercase().str.replace_all(r"[[:punct:]\s]+", " ").str.strip_chars()
+
+    occ = warehouse.read("segments").select("segment_id", "n_occurrences")
+    high = quality.filter(pl.col("is_best") & (pl.col("tier") == "high")).join(occ, on="segment_id")
+    other = quality.select("segment_id", pl.col("system").alias("o_system"), pl.col("text_fr").alias("o_fr"))
+    differs = (
+        high.join(other, on="segment_id")
+        .filter(pl.col("o_system") != pl.col("system"))
+        .filter(norm("o_fr") != norm("text_fr"))["segment_id"]
+        .unique()
+    )
+    expected = high.filter(pl.col("segment_id").is_in(differs.implode()))["n_occurrences"].sum()
+    agreement = _high_tier_agreement(warehouse).row(0, named=True)
+    assert agreement["high_occurrences"] == high["n_occurrences"].sum() > 0
+    assert agreement["disagreeing_share"] == pytest.approx(expected / high["n_occurrences"].sum())
+
     # in hash buckets of one sample (memory per bucket) the samples are the same as in one go
     assert build_french_samples(warehouse, "toy", samples_per_batch=1) == 2
     bucketed = warehouse.read("french_samples", "toy").sort("sample_id")
@@ -256,6 +276,28 @@ def test_end_to_end_tiers_best_system_and_corpora(tmp_path: Path, images: Path, 
     results = evaluate_against_gold(warehouse, load_gold(gold_csv))
     summary = {r["system"]: r for r in results["summary"].iter_rows(named=True)}
     assert summary["human"]["chrf"] == pytest.approx(100.0) and summary["human"]["share_gold_high"] == 1.0
+    # per occurrence: each gold-high flag weighted by how often its segment occurs ("What color is the
+    # shape?" twice, "The circle is blue." once)
+    pairs = results["pairs"]
+    counts = dict(warehouse.read("segments").select("text_en", "n_occurrences").iter_rows())
+    assert dict(pairs.select("text_en", "n_occurrences").unique().iter_rows()) == {
+        t: counts[t] for t in ("What color is the shape?", "The circle is blue.")
+    }
+    for system, row in summary.items():
+        rows = (
+            pairs.filter(pl.col("is_best"))
+            if system == "selected"
+            else pairs.filter(pl.col("system") == system)
+        )
+        weights = rows["n_occurrences"]
+        assert row["occurrences"] == weights.sum()
+        expected = (rows["gold_high"].cast(pl.Int64) * weights).sum() / weights.sum()
+        assert row["share_gold_high_occ"] == pytest.approx(expected)
+    assert summary["selected"]["pairs"] == 2  # one chosen translation per gold segment
+    tiers = warehouse.sql("SELECT * FROM gold_tiers")
+    assert tiers["segments"].sum() == 2 and tiers["occurrences"].sum() == summary["selected"]["occurrences"]
+    ablation = results["ablation"]
+    assert ablation["gold_precision_occ"].drop_nulls().is_between(0, 1).all()
     assert summary["apertium"]["pairs"] == 2 and 0 < summary["apertium"]["chrf"] < 100
     assert "combined" in set(results["correlations"]["signal"])
     figures = build_quality_figures(warehouse, config)

@@ -113,3 +113,28 @@ def test_stale_leftovers_of_killed_runs_are_swept_fresh_ones_kept(warehouse: War
         os.utime(path, (long_ago, long_ago))
     warehouse.write_partition("test_things", pl.DataFrame({"k": [1], "v": ["a"]}))
     assert not old_dir.exists() and not old_file.exists() and fresh.exists()
+
+
+def test_a_derived_view_over_older_files_is_missing_and_the_rest_still_answers(
+    tmp_path: Path, caplog
+) -> None:  # noqa: ANN001
+    """Parquet written before a column was added: the view that reads the column is skipped, with a warning
+    that says what to do; the tables and the other views answer."""
+    from vlmfr_data.store import ViewSpec
+
+    home = tmp_path / "home"
+    Warehouse(home, catalog=CATALOG.extended(THINGS)).write_partition(
+        "test_things", pl.DataFrame({"k": [1, 2], "v": ["a", "b"]})
+    )
+    newer = TableSpec("test_things", {"k": pl.Int64(), "v": pl.String(), "w": pl.Int64()})
+    catalog = CATALOG.extended(
+        newer,
+        ViewSpec("test_w", "SELECT sum(w) AS w FROM test_things"),
+        ViewSpec("test_k", "SELECT sum(k) AS k FROM test_things"),
+    )
+    warehouse = Warehouse(home, catalog=catalog)
+    with caplog.at_level("WARNING"):
+        assert warehouse.sql("SELECT k FROM test_k").item() == 3
+    assert "view test_w is not available" in caplog.text and "materialize its inputs again" in caplog.text
+    with pytest.raises(duckdb.CatalogException):
+        warehouse.sql("SELECT * FROM test_w")

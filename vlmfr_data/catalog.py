@@ -180,6 +180,8 @@ FRENCH_SAMPLES = TableSpec(
 )
 
 # -------------------------------------------------------------------------------------------- gold
+# a translation is "gold-high" when its sentence chrF against the hand-written French reaches this
+GOLD_HIGH_CHRF = 60.0
 GOLD_PAIRS = TableSpec(
     name="gold_pairs",
     schema={
@@ -189,10 +191,14 @@ GOLD_PAIRS = TableSpec(
         "text_fr": pl.String(),
         "reference": pl.String(),
         "chrf": pl.Float64(),
+        "gold_high": pl.Boolean(),  # chrf >= the configured [quality] gold_high_chrf
         "tier": pl.String(),
         "combined": pl.Float64(),
+        "is_best": pl.Boolean(),  # the translation the French samples use
+        "n_occurrences": pl.Int64(),  # how often the segment occurs in the data: what training consumes
     },
-    description="Every translation that has a gold reference, with its sentence chrF against it.",
+    description="Every translation that has a gold reference, with its sentence chrF against it, whether it "
+    "is the chosen one, and how often its segment occurs.",
 )
 GOLD_SUMMARY = TableSpec(
     name="gold_summary",
@@ -204,8 +210,13 @@ GOLD_SUMMARY = TableSpec(
         "share_gold_high": pl.Float64(),
         "share_high_tier": pl.Float64(),
         "share_rejected": pl.Float64(),
+        # the same shares weighted by how often each segment occurs (what training sees)
+        "occurrences": pl.Int64(),
+        "share_gold_high_occ": pl.Float64(),
+        "share_high_tier_occ": pl.Float64(),
     },
-    description="Per MT system: corpus chrF/BLEU vs gold, share of gold-high translations, tier shares.",
+    description="Per MT system, and `selected` (the chosen translations): corpus chrF/BLEU vs gold, share of "
+    "gold-high translations and tier shares, per string and per occurrence (`_occ`).",
 )
 SIGNAL_CORRELATIONS = TableSpec(
     name="signal_correlations",
@@ -221,12 +232,22 @@ THRESHOLD_ABLATION = TableSpec(
         "translations_kept": pl.Int64(),
         "gold_precision": pl.Float64(),
         "gold_recall": pl.Float64(),
+        "gold_precision_occ": pl.Float64(),  # weighted by segment occurrences
     },
     description="Per combined-score cut: samples kept (worst segment >= cut); on gold, precision and recall "
-    "of gold-high translations among those kept.",
+    "of gold-high translations among those kept, and the precision per occurrence.",
 )
 
 # ------------------------------------------------------------------------------------------- views
+GOLD_TIERS = ViewSpec(
+    name="gold_tiers",
+    sql="SELECT tier, count(*) AS segments, sum(n_occurrences) AS occurrences, "
+    "round(avg(gold_high::INT), 3) AS gold_precision, "
+    "round(sum(gold_high::INT * n_occurrences) / sum(n_occurrences), 3) AS gold_precision_occ "
+    f"FROM gold_pairs WHERE is_best GROUP BY tier ORDER BY {tier_order_sql()}",
+    description="Chosen translations with gold, per tier: segments, occurrences, share gold-high per string "
+    "and per occurrence.",
+)
 TIER_SUMMARY = ViewSpec(
     name="tier_summary",
     sql="SELECT dataset, tier, count(*) AS samples, "
@@ -262,7 +283,7 @@ DATA_TABLES: list[TableSpec] = [
 
 CATALOG = Catalog(
     tables=[*DATA_TABLES, *TRAINING_TABLES, *EVALUATION_TABLES],
-    views=[TIER_SUMMARY, CURRENT_QUALITY_SCORES, *EVALUATION_VIEWS],
+    views=[TIER_SUMMARY, GOLD_TIERS, CURRENT_QUALITY_SCORES, *EVALUATION_VIEWS],
 )
 
 __all__ = ["CATALOG", "TIERS", "Catalog", "TableSpec", "ViewSpec"]

@@ -66,8 +66,13 @@ GOLD = [
     (
         "Against gold French: reference chrF / BLEU and high-quality share per MT system",
         "SELECT system, pairs, round(chrf, 1) AS chrf, round(bleu, 1) AS bleu, "
-        "round(100 * share_gold_high, 1) AS pct_gold_high, round(100 * share_high_tier, 1) AS pct_high_tier, "
-        "round(100 * share_rejected, 1) AS pct_rejected FROM gold_summary ORDER BY chrf DESC",
+        "round(100 * share_gold_high, 1) AS pct_gold_high, round(100 * share_gold_high_occ, 1) AS pct_gold_high_occ, "
+        "round(100 * share_high_tier, 1) AS pct_high_tier, round(100 * share_high_tier_occ, 1) AS pct_high_tier_occ, "
+        "round(100 * share_rejected, 1) AS pct_rejected FROM gold_summary ORDER BY system = 'selected', chrf DESC",
+    ),
+    (
+        "Chosen translations per tier: gold precision per string and per occurrence (what training sees)",
+        "SELECT * FROM gold_tiers",
     ),
     (
         "Spearman correlation of each signal with gold chrF",
@@ -78,7 +83,8 @@ GOLD = [
     (
         "Threshold ablation (samples kept and gold precision per combined-score cut)",
         "SELECT threshold, samples, round(100 * share_of_samples, 1) AS pct_samples, translations_kept, "
-        "round(gold_precision, 3) AS gold_precision, round(gold_recall, 3) AS gold_recall FROM threshold_ablation",
+        "round(gold_precision, 3) AS gold_precision, round(gold_precision_occ, 3) AS gold_precision_occ, "
+        "round(gold_recall, 3) AS gold_recall FROM threshold_ablation",
     ),
     (
         "Worst translations kept as best (lowest gold chrF)",

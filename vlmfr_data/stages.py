@@ -227,7 +227,11 @@ def evaluate_gold(warehouse: Warehouse, config: ProjectConfig, log: Log | None =
     return StageReport(
         "gold",
         values={"pairs_with_gold": results["pairs"].height, "datasets_without_gold": without},
-        tables={"per_system": results["summary"], "signal_correlations": results["correlations"]},
+        tables={
+            "per_system": results["summary"],
+            "per_tier": warehouse.sql("SELECT * FROM gold_tiers"),
+            "signal_correlations": results["correlations"],
+        },
         seconds=time.perf_counter() - started,
     )
 

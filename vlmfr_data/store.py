@@ -15,6 +15,7 @@ Two write modes:
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import time
@@ -30,6 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vlmfr_data.config import vlmfr_home
+
+log = logging.getLogger(__name__)
 
 WHOLE_TABLE = "all"  # partition name of unpartitioned tables
 
@@ -280,8 +283,19 @@ class Warehouse:
         for name, spec in self.catalog.tables.items():
             if not self._has_files(name):
                 con.register(f"_empty_{name}", pl.DataFrame(schema=spec.schema).to_arrow())
-        for statement in self._view_statements(temp):
+        statements = self._view_statements(temp)
+        derived = len(self.catalog.views)
+        for statement in statements[: len(statements) - derived]:
             con.execute(statement)
+        for view, statement in zip(
+            self.catalog.views.values(), statements[len(statements) - derived :], strict=True
+        ):
+            try:
+                con.execute(statement)
+            except duckdb.Error as exc:
+                # Files written by an older version can lack a column a derived view reads: that view is
+                # missing until its inputs are materialized again; every other table and view still answers.
+                log.warning("view %s is not available (%s): materialize its inputs again", view.name, exc)
         for name in self.catalog.tables:
             con.unregister(f"_empty_{name}")
 

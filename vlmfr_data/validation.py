@@ -60,6 +60,31 @@ def _french_samples(warehouse: Warehouse) -> pl.DataFrame:
     )
 
 
+def _high_tier_agreement(warehouse: Warehouse) -> pl.DataFrame:
+    """One row: the share of `high` occurrences (chosen translations, weighted by how often the segment occurs)
+    whose other engines wrote something else (case, spacing and punctuation aside). A contested string that
+    carries much data ("no": Apertium "ne", Gemma "pas de") is what a per-string score hides."""
+    norm = "trim(regexp_replace(lower({0}), '[[:punct:][:space:]]+', ' ', 'g'))"
+    return warehouse.sql(
+        f"""
+        WITH best AS (
+            SELECT segment_id, system, text_fr FROM translation_quality WHERE is_best AND tier = 'high'),
+        others AS (
+            SELECT b.segment_id, bool_or({norm.format("o.text_fr")} <> {norm.format("b.text_fr")}) AS disagree
+            FROM best b JOIN translations o ON o.segment_id = b.segment_id AND o.system <> b.system
+            WHERE o.error IS NULL AND o.text_fr IS NOT NULL GROUP BY b.segment_id)
+        SELECT coalesce(sum(s.n_occurrences) FILTER (WHERE d.disagree), 0)
+                   / greatest(coalesce(sum(s.n_occurrences), 0), 1) AS disagreeing_share,
+               coalesce(sum(s.n_occurrences), 0)::BIGINT AS high_occurrences
+        FROM best b JOIN segments s USING (segment_id) LEFT JOIN others d USING (segment_id)
+        """
+    )
+
+
+# The most `high` occurrences whose engines disagree before the suite warns.
+MAX_HIGH_DISAGREEMENT = 0.25
+
+
 @dataclass(frozen=True)
 class Suite:
     name: str
@@ -127,6 +152,17 @@ SUITES: dict[str, Suite] = {
                 gxe.ExpectCompoundColumnsToBeUnique(column_list=["dataset", "split", "sample_id"]),
                 gxe.ExpectColumnValuesToBeInSet(column="tier", value_set=TIERS),
                 gxe.ExpectColumnValuesToBeInSet(column="image_tokens_match", value_set=[True]),
+            ],
+        ),
+        Suite(
+            "high_tier_agreement",
+            "translation_quality",
+            "warn",
+            _high_tier_agreement,
+            lambda gxe: [
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="disagreeing_share", min_value=0.0, max_value=MAX_HIGH_DISAGREEMENT
+                ),
             ],
         ),
         Suite(

@@ -14,11 +14,19 @@ import polars as pl
 from sacrebleu.metrics import BLEU, CHRF
 from scipy.stats import spearmanr
 
-from vlmfr_data.catalog import GOLD_PAIRS, GOLD_SUMMARY, SIGNAL_CORRELATIONS, THRESHOLD_ABLATION
+from vlmfr_data.catalog import (
+    GOLD_HIGH_CHRF,
+    GOLD_PAIRS,
+    GOLD_SUMMARY,
+    SIGNAL_CORRELATIONS,
+    THRESHOLD_ABLATION,
+)
 from vlmfr_data.config import SHIPPED_GOLD, ProjectConfig
 from vlmfr_data.segments import normalise, segment_id
 from vlmfr_data.store import Warehouse
 from vlmfr_data.tiers import REJECTED
+
+SELECTED = "selected"  # gold_summary's row for the chosen translations
 
 
 def load_gold(path: Path | None = None) -> pl.DataFrame:
@@ -71,13 +79,14 @@ def load_configured_gold(config: ProjectConfig) -> tuple[pl.DataFrame, list[str]
 
 
 def evaluate_against_gold(
-    warehouse: Warehouse, gold: pl.DataFrame, gold_high_chrf: float = 60.0
+    warehouse: Warehouse, gold: pl.DataFrame, gold_high_chrf: float = GOLD_HIGH_CHRF
 ) -> dict[str, pl.DataFrame]:
     """Write `gold_pairs`, `gold_summary`, `signal_correlations`; return them."""
     quality = warehouse.read("translation_quality").select(
-        "segment_id", "system", "text_fr", "tier", "combined"
+        "segment_id", "system", "text_fr", "tier", "combined", "is_best"
     )
-    pairs = quality.join(gold, on="segment_id", how="inner")
+    occurrences = warehouse.read("segments").select("segment_id", pl.col("n_occurrences").cast(pl.Int64))
+    pairs = quality.join(gold, on="segment_id", how="inner").join(occurrences, on="segment_id", how="left")
     chrf = CHRF()
     pairs = pairs.with_columns(
         pl.Series(
@@ -88,22 +97,17 @@ def evaluate_against_gold(
             ],
             dtype=pl.Float64,
         )
-    ).select(list(GOLD_PAIRS.schema))
-    summaries = []
-    for (system,), group in pairs.group_by("system", maintain_order=True):
-        hyps, refs = group["text_fr"].fill_null("").to_list(), [group["reference"].to_list()]
-        summaries.append(
-            {
-                "system": system,
-                "pairs": group.height,
-                "chrf": CHRF().corpus_score(hyps, refs).score,
-                "bleu": BLEU(tokenize="13a").corpus_score(hyps, refs).score,
-                "share_gold_high": float((group["chrf"] >= gold_high_chrf).mean()),
-                "share_high_tier": float((group["tier"] == "high").mean()),
-                "share_rejected": float((group["tier"] == REJECTED).mean()),
-            }
-        )
-    summary = pl.DataFrame(summaries, schema=GOLD_SUMMARY.schema).sort("system")
+    )
+    pairs = pairs.with_columns((pl.col("chrf") >= gold_high_chrf).alias("gold_high")).select(
+        list(GOLD_PAIRS.schema)
+    )
+    groups = [(system, group) for (system,), group in pairs.group_by("system", maintain_order=True)]
+    # `selected`: the chosen translation of every segment, the one the French samples and corpora carry
+    groups.append((SELECTED, pairs.filter(pl.col("is_best"))))
+    summary = pl.DataFrame(
+        [_gold_summary_row(system, group, gold_high_chrf) for system, group in groups if group.height],
+        schema=GOLD_SUMMARY.schema,
+    ).sort(pl.col("system") == SELECTED, "system")
     scores = warehouse.sql("SELECT segment_id, system, signal, value FROM current_quality_scores")
     long = pl.concat(
         [
@@ -134,7 +138,32 @@ def evaluate_against_gold(
     return {"pairs": pairs, "summary": summary, "correlations": correlations, "ablation": ablation}
 
 
-def threshold_ablation(warehouse: Warehouse, gold_high_chrf: float = 60.0, steps: int = 21) -> pl.DataFrame:
+def _gold_summary_row(system: str, group: pl.DataFrame, gold_high_chrf: float) -> dict:
+    hyps, refs = group["text_fr"].fill_null("").to_list(), [group["reference"].to_list()]
+    weight = group["n_occurrences"].fill_null(0)
+    total = int(weight.sum())
+
+    def per_occurrence(flags: pl.Series) -> float | None:
+        return float((flags.cast(pl.Int64) * weight).sum() / total) if total else None
+
+    gold_high, high = group["chrf"] >= gold_high_chrf, group["tier"] == "high"
+    return {
+        "system": system,
+        "pairs": group.height,
+        "chrf": CHRF().corpus_score(hyps, refs).score,
+        "bleu": BLEU(tokenize="13a").corpus_score(hyps, refs).score,
+        "share_gold_high": float(gold_high.mean()),
+        "share_high_tier": float(high.mean()),
+        "share_rejected": float((group["tier"] == REJECTED).mean()),
+        "occurrences": total,
+        "share_gold_high_occ": per_occurrence(gold_high),
+        "share_high_tier_occ": per_occurrence(high),
+    }
+
+
+def threshold_ablation(
+    warehouse: Warehouse, gold_high_chrf: float = GOLD_HIGH_CHRF, steps: int = 21
+) -> pl.DataFrame:
     """Corpus size vs translation quality as the high-tier cut moves (samples with a gate never count)."""
     cuts = [round(0.5 + 0.45 * i / (steps - 1), 4) for i in range(steps)]
     rows = warehouse.sql(
@@ -151,7 +180,10 @@ def threshold_ablation(warehouse: Warehouse, gold_high_chrf: float = 60.0, steps
                (SELECT avg((g.chrf >= {gold_high_chrf})::INT) FROM gold_pairs g
                     WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}') AS gold_precision,
                (SELECT count(*) FILTER (WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}')
-                    / greatest(count(*), 1) FROM gold_pairs g WHERE g.chrf >= {gold_high_chrf}) AS gold_recall
+                    / greatest(count(*), 1) FROM gold_pairs g WHERE g.chrf >= {gold_high_chrf}) AS gold_recall,
+               (SELECT sum((g.chrf >= {gold_high_chrf})::INT * g.n_occurrences) / nullif(sum(g.n_occurrences), 0)
+                    FROM gold_pairs g WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}')
+                   AS gold_precision_occ
         FROM cuts c ORDER BY c.threshold
         """
     ).cast(THRESHOLD_ABLATION.schema)  # type: ignore[arg-type]
