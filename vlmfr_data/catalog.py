@@ -241,7 +241,7 @@ THRESHOLD_ABLATION = TableSpec(
 # ------------------------------------------------------------------------------------------- views
 GOLD_TIERS = ViewSpec(
     name="gold_tiers",
-    sql="SELECT tier, count(*) AS segments, sum(n_occurrences) AS occurrences, "
+    sql="SELECT tier, count(*) AS segments, sum(n_occurrences)::BIGINT AS occurrences, "
     "round(avg(gold_high::INT), 3) AS gold_precision, "
     "round(sum(gold_high::INT * n_occurrences) / sum(n_occurrences), 3) AS gold_precision_occ "
     f"FROM gold_pairs WHERE is_best GROUP BY tier ORDER BY {tier_order_sql()}",
