@@ -138,10 +138,7 @@ def run_all(
     running: dict[Future, Unit] = {}
     with pool:
         while pending or running:
-            # Ready runs of the assets with the fewest runs left go first (stable in graph order otherwise):
-            # a lone long run (Gemma's translate-test, 2.5 min) then overlaps the eight tier-model trainings
-            # instead of running alone at the end while a core idles.
-            for unit in sorted(pending, key=lambda u: remaining[u.name]):
+            for unit in list(pending):
                 if len(running) >= workers:
                     break
                 if any(remaining.get(p, 0) for p in unit.parents):
