@@ -18,6 +18,7 @@ import os
 import shlex
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ def _worker_init() -> None:
 
 
 def _assets_by_name() -> dict:
+    """Every step of the graph in topological order, by run name (a multi-asset by its op's name)."""
     from assets.definitions import PIPELINE
 
     return {(a.node_def.name if len(a.keys) > 1 else a.key.to_user_string()): a for a in PIPELINE}
@@ -104,12 +106,12 @@ def run_unit(name: str, key: str | None) -> tuple[bool, float, list[str]]:
 
 def demo_units() -> list[Unit]:
     """Every demo run in topological order, each naming the assets (by run name) it waits for."""
-    from assets.definitions import DEMO_PARTITIONS, PIPELINE
+    from assets.definitions import DEMO_PARTITIONS
 
-    owner = {k: name for name, a in _assets_by_name().items() for k in a.keys}
+    steps = _assets_by_name()
+    owner = {k: name for name, a in steps.items() for k in a.keys}
     units = []
-    for asset in PIPELINE:
-        name = asset.node_def.name if len(asset.keys) > 1 else asset.key.to_user_string()
+    for name, asset in steps.items():
         keys = asset.partitions_def.get_partition_keys() if asset.partitions_def else [None]
         keys = DEMO_PARTITIONS.get(name, keys) if len(asset.keys) == 1 else keys
         parents = {owner[k] for deps in asset.asset_deps.values() for k in deps if k in owner} - {name}
@@ -127,12 +129,11 @@ def run_all(
 
     `runner` materializes one unit in `pool` (default: `workers` spawned worker processes)."""
     if pool is None:
-        context = multiprocessing.get_context(
-            "spawn"
-        )  # a fresh interpreter: never fork a process using torch
+        # spawn: a fresh interpreter per worker, never a fork of a process that uses torch
+        context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
     pending = list(units)
-    remaining = {u.name: sum(1 for v in units if v.name == u.name) for u in units}
+    remaining = Counter(u.name for u in units)  # runs of each asset not finished yet
     failed_assets: set[str] = set()
     failed: list[str] = []
     running: dict[Future, Unit] = {}

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vlmfr_data.config import MTSystemConfig, ProjectConfig
+from vlmfr_data.mt.apertium import REVERSE_MODES
 
 # Three cuts across the easy-vqa demo's combined scores (0.75-0.96): all, about half, a tenth of the train split.
 DEFAULT_SWEEP_CUTS = [0.75, 0.85, 0.9]
@@ -68,10 +69,6 @@ class EvaluationConfig:
         return cls.from_dict(project.evaluation)
 
 
-# Apertium modes and the mode that translates back
-APERTIUM_REVERSE = {"eng-spa": "spa-eng", "es-fr": "fr-es", "eng-cat": "cat-eng", "cat-fra": "fra-cat"}
-
-
 def backward_system(forward: MTSystemConfig, override: Any = None) -> MTSystemConfig | None:
     """The FR->EN partner of an EN->FR MT system, or None when there is none (the reason is in the docs).
 
@@ -92,7 +89,7 @@ def backward_system(forward: MTSystemConfig, override: Any = None) -> MTSystemCo
         # the same pivot backwards (eng-cat|cat-fra -> fra-cat|cat-eng); the Spanish one when a mode has no
         # known reverse
         forward_modes = list(forward.options.get("modes") or ["eng-spa", "es-fr"])
-        backward_modes = [APERTIUM_REVERSE.get(m) for m in reversed(forward_modes)]
+        backward_modes = [REVERSE_MODES.get(m) for m in reversed(forward_modes)]
         if not all(backward_modes):
             backward_modes = ["fr-es", "spa-eng"]
         return MTSystemConfig(

@@ -186,8 +186,12 @@ def _predictions_of_same_model(
     )
     if stored.height == 0:
         return None
-    stored = stored.unique("item_id", keep="first")
-    if stored.height != items.height or items.join(stored, on="item_id", how="anti").height:
+    return _complete(stored.unique("item_id", keep="first"), items)
+
+
+def _complete(stored: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame | None:
+    """The stored predictions if they are exactly the benchmark's items, else None (predict again)."""
+    if stored.height != items.height or stored.join(items, on="item_id", how="anti").height:
         return None
     return stored.select("item_id", "prediction", "question_mt_en", "prediction_en")
 
@@ -203,6 +207,4 @@ def _cached_predictions(
     versions = stored.select("model_version", "benchmark_version").unique()
     if versions.height != 1 or versions.row(0) != (model_version, benchmark_version):
         return None
-    if stored.height != items.height or stored.join(items, on="item_id", how="anti").height:
-        return None
-    return stored.select("item_id", "prediction", "question_mt_en", "prediction_en")
+    return _complete(stored, items)

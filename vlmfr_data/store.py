@@ -254,9 +254,9 @@ class Warehouse:
     def _has_files(self, table: str) -> bool:
         return self.table_dir(table).exists() and any(self.table_dir(table).glob("**/*.parquet"))
 
-    def _view_statements(self, temp: bool) -> list[str]:
-        """CREATE statements for every table and view. A table with no file yet is an empty typed table
-        (so queries over it work), never a file written as a side effect of reading."""
+    def _table_statements(self, temp: bool) -> list[str]:
+        """CREATE statements for every table. A table with no file yet is an empty typed table (so queries
+        over it work), never a file written as a side effect of reading. Derived views: `_derived_views`."""
         kind = "TEMP VIEW" if temp else "VIEW"
         statements = []
         for name, spec in self.catalog.tables.items():
@@ -268,8 +268,14 @@ class Warehouse:
                 statements.append(
                     f'CREATE OR REPLACE {"TEMP " if temp else ""}TABLE "{name}" AS SELECT * FROM "_empty_{name}"'
                 )
-        statements += [f'CREATE OR REPLACE {kind} "{v.name}" AS {v.sql}' for v in self.catalog.views.values()]
         return statements
+
+    def _derived_views(self, temp: bool) -> dict[str, str]:
+        """View name -> CREATE statement of each derived view (SQL over the table views)."""
+        kind = "TEMP VIEW" if temp else "VIEW"
+        return {
+            v.name: f'CREATE OR REPLACE {kind} "{v.name}" AS {v.sql}' for v in self.catalog.views.values()
+        }
 
     def _run_statements(self, con: duckdb.DuckDBPyConnection, temp: bool) -> None:
         # a table that got its first data turns from an empty table into a view (and back after a drop)
@@ -283,19 +289,15 @@ class Warehouse:
         for name, spec in self.catalog.tables.items():
             if not self._has_files(name):
                 con.register(f"_empty_{name}", pl.DataFrame(schema=spec.schema).to_arrow())
-        statements = self._view_statements(temp)
-        derived = len(self.catalog.views)
-        for statement in statements[: len(statements) - derived]:
+        for statement in self._table_statements(temp):
             con.execute(statement)
-        for view, statement in zip(
-            self.catalog.views.values(), statements[len(statements) - derived :], strict=True
-        ):
+        for name, statement in self._derived_views(temp).items():
             try:
                 con.execute(statement)
             except duckdb.Error as exc:
                 # Files written by an older version can lack a column a derived view reads: that view is
                 # missing until its inputs are materialized again; every other table and view still answers.
-                log.warning("view %s is not available (%s): materialize its inputs again", view.name, exc)
+                log.warning("view %s is not available (%s): materialize its inputs again", name, exc)
         for name in self.catalog.tables:
             con.unregister(f"_empty_{name}")
 

@@ -46,6 +46,8 @@ PAIR_PACKAGES = {
     "cat-fra": "apertium-fra-cat",
     "fra-cat": "apertium-fra-cat",
 }
+# The mode that translates each EN->FR pivot stage back (translate-test turns a pivot round).
+REVERSE_MODES = {"eng-spa": "spa-eng", "es-fr": "fr-es", "eng-cat": "cat-eng", "cat-fra": "fra-cat"}
 # Apertium stream format (what apertium-destxt writes): these characters are backslash-escaped, and a
 # run of blanks other than one space (line breaks, double spaces, tabs, `~`) is a "superblank" in [ ].
 _STREAM_SPECIAL = re.compile(r"([\\$/<>@\[\]^{}])")

@@ -14,13 +14,7 @@ import polars as pl
 from sacrebleu.metrics import BLEU, CHRF
 from scipy.stats import spearmanr
 
-from vlmfr_data.catalog import (
-    GOLD_HIGH_CHRF,
-    GOLD_PAIRS,
-    GOLD_SUMMARY,
-    SIGNAL_CORRELATIONS,
-    THRESHOLD_ABLATION,
-)
+from vlmfr_data.catalog import GOLD_PAIRS, GOLD_SUMMARY, SIGNAL_CORRELATIONS, THRESHOLD_ABLATION
 from vlmfr_data.config import SHIPPED_GOLD, ProjectConfig
 from vlmfr_data.segments import normalise, segment_id
 from vlmfr_data.store import Warehouse
@@ -79,7 +73,7 @@ def load_configured_gold(config: ProjectConfig) -> tuple[pl.DataFrame, list[str]
 
 
 def evaluate_against_gold(
-    warehouse: Warehouse, gold: pl.DataFrame, gold_high_chrf: float = GOLD_HIGH_CHRF
+    warehouse: Warehouse, gold: pl.DataFrame, gold_high_chrf: float = 60.0
 ) -> dict[str, pl.DataFrame]:
     """Write `gold_pairs`, `gold_summary`, `signal_correlations`; return them."""
     quality = warehouse.read("translation_quality").select(
@@ -105,7 +99,7 @@ def evaluate_against_gold(
     # `selected`: the chosen translation of every segment, the one the French samples and corpora carry
     groups.append((SELECTED, pairs.filter(pl.col("is_best"))))
     summary = pl.DataFrame(
-        [_gold_summary_row(system, group, gold_high_chrf) for system, group in groups if group.height],
+        [_gold_summary_row(system, group) for system, group in groups if group.height],
         schema=GOLD_SUMMARY.schema,
     ).sort(pl.col("system") == SELECTED, "system")
     scores = warehouse.sql("SELECT segment_id, system, signal, value FROM current_quality_scores")
@@ -134,11 +128,11 @@ def evaluate_against_gold(
     warehouse.write_partition("gold_pairs", pairs)
     warehouse.write_partition("gold_summary", summary)
     warehouse.write_partition("signal_correlations", correlations)
-    ablation = threshold_ablation(warehouse, gold_high_chrf)
+    ablation = threshold_ablation(warehouse)
     return {"pairs": pairs, "summary": summary, "correlations": correlations, "ablation": ablation}
 
 
-def _gold_summary_row(system: str, group: pl.DataFrame, gold_high_chrf: float) -> dict:
+def _gold_summary_row(system: str, group: pl.DataFrame) -> dict:
     hyps, refs = group["text_fr"].fill_null("").to_list(), [group["reference"].to_list()]
     weight = group["n_occurrences"].fill_null(0)
     total = int(weight.sum())
@@ -146,7 +140,7 @@ def _gold_summary_row(system: str, group: pl.DataFrame, gold_high_chrf: float) -
     def per_occurrence(flags: pl.Series) -> float | None:
         return float((flags.cast(pl.Int64) * weight).sum() / total) if total else None
 
-    gold_high, high = group["chrf"] >= gold_high_chrf, group["tier"] == "high"
+    gold_high, high = group["gold_high"], group["tier"] == "high"
     return {
         "system": system,
         "pairs": group.height,
@@ -161,10 +155,9 @@ def _gold_summary_row(system: str, group: pl.DataFrame, gold_high_chrf: float) -
     }
 
 
-def threshold_ablation(
-    warehouse: Warehouse, gold_high_chrf: float = GOLD_HIGH_CHRF, steps: int = 21
-) -> pl.DataFrame:
-    """Corpus size vs translation quality as the high-tier cut moves (samples with a gate never count)."""
+def threshold_ablation(warehouse: Warehouse, steps: int = 21) -> pl.DataFrame:
+    """Corpus size vs translation quality as the high-tier cut moves (samples with a gate never count);
+    gold-high is `gold_pairs.gold_high`, set with the configured cutoff."""
     cuts = [round(0.5 + 0.45 * i / (steps - 1), 4) for i in range(steps)]
     rows = warehouse.sql(
         f"""
@@ -177,11 +170,11 @@ def threshold_ablation(
                    AS share_of_samples,
                (SELECT count(*) FROM gold_pairs g WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}')
                    AS translations_kept,
-               (SELECT avg((g.chrf >= {gold_high_chrf})::INT) FROM gold_pairs g
+               (SELECT avg(g.gold_high::INT) FROM gold_pairs g
                     WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}') AS gold_precision,
                (SELECT count(*) FILTER (WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}')
-                    / greatest(count(*), 1) FROM gold_pairs g WHERE g.chrf >= {gold_high_chrf}) AS gold_recall,
-               (SELECT sum((g.chrf >= {gold_high_chrf})::INT * g.n_occurrences) / nullif(sum(g.n_occurrences), 0)
+                    / greatest(count(*), 1) FROM gold_pairs g WHERE g.gold_high) AS gold_recall,
+               (SELECT sum(g.gold_high::INT * g.n_occurrences) / nullif(sum(g.n_occurrences), 0)
                     FROM gold_pairs g WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}')
                    AS gold_precision_occ
         FROM cuts c ORDER BY c.threshold
