@@ -398,3 +398,34 @@ def test_scoring_reports_progress(warehouse: Warehouse, caplog: pytest.LogCaptur
         score_translations(warehouse, QualityConfig(signals={"length_ratio": {}}), batch_rows=1)
     lines = [r.getMessage() for r in caplog.records if r.name == "vlmfr.progress"]
     assert any(line.startswith("score length_ratio: 3/3 pairs (100%)") for line in lines)
+
+
+def _validate_repeatedly(home: str, rounds: int) -> list[bool]:
+    from vlmfr_data.validation import run_suite
+
+    frame = pl.DataFrame(
+        {
+            "segment_id": ["a", "b"],
+            "system": ["s", "s"],
+            "system_version": ["1", "1"],
+            "text_fr": ["x", "y"],
+            "error": [None, None],
+            "spans_ok": [True, True],
+            "has_output_or_error": [True, True],
+        },
+        schema_overrides={"error": pl.String()},
+    )
+    return [
+        run_suite(Warehouse(Path(home)), "translations_drift", frame=frame).success for _ in range(rounds)
+    ]
+
+
+def test_gx_suites_checked_at_once_by_two_processes_all_run(tmp_path: Path) -> None:
+    """Two partitions' asset checks run GX at once on one project folder; none may read the other's
+    half-written great_expectations.yml (seen as a TypeError in a parallel Dagster run)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(_validate_repeatedly, [str(tmp_path / "home")] * 2, [4, 4]))
+    assert results == [[True] * 4, [True] * 4]

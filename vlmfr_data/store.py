@@ -312,9 +312,10 @@ class Warehouse:
             return con.execute(query).pl()
 
     @contextmanager
-    def _file_lock(self) -> Iterator[None]:
+    def file_lock(self, name: str = "warehouse.lock") -> Iterator[None]:
+        """An exclusive lock between processes on `home/name` (views refresh; GX's project files)."""
         self.home.mkdir(parents=True, exist_ok=True)
-        with (self.home / "warehouse.lock").open("w") as fh:
+        with (self.home / name).open("w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
@@ -323,7 +324,7 @@ class Warehouse:
 
     def refresh_views(self, attempts: int = 3) -> bool:
         """Write the views into warehouse.duckdb. Returns False if another process holds the file."""
-        with self._file_lock():
+        with self.file_lock():
             for attempt in range(attempts):
                 try:
                     with duckdb.connect(str(self.db_path)) as con:

@@ -196,6 +196,42 @@ def run_suite(warehouse: Warehouse, name: str, frame: pl.DataFrame | None = None
 
     suite_def = SUITES[name]
     data = (frame if frame is not None else suite_def.frame(warehouse)).to_pandas()
+    # GX reads and rewrites its project files (great_expectations.yml, suites, Data Docs) without a lock:
+    # two partitions checked at once made one process read a half-written YAML (TypeError in parse_yaml)
+    with warehouse.file_lock("gx.lock"):
+        result, context = _run_checkpoint(gx, gxe, warehouse, name, suite_def, data)
+        sites = context.get_docs_sites_urls()
+    failures = []
+    for run in result.run_results.values():
+        for item in run.results:
+            if not item.success:
+                config = item.expectation_config
+                failures.append(
+                    {
+                        "expectation": config.type,
+                        "column": config.kwargs.get("column") or config.kwargs.get("column_list"),
+                        "unexpected_count": item.result.get("unexpected_count"),
+                        "unexpected_percent": item.result.get("unexpected_percent"),
+                        "partial_unexpected_list": (item.result.get("partial_unexpected_list") or [])[:5],
+                    }
+                )
+    outcome = ValidationOutcome(
+        suite=name,
+        severity=suite_def.severity,
+        success=bool(result.success),
+        rows=len(data),
+        failures=failures,
+        docs_url=sites[0]["site_url"] if sites else None,
+    )
+    if not outcome.success:
+        log.warning("GX suite %s (%s) failed: %s", name, suite_def.severity, failures)
+    return outcome
+
+
+def _run_checkpoint(
+    gx: Any, gxe: Any, warehouse: Warehouse, name: str, suite_def: Suite, data: Any
+) -> tuple[Any, Any]:
+    """The suite's checkpoint run on `data` in the warehouse's GX file context; (result, context)."""
     context = gx.get_context(mode="file", project_root_dir=str(warehouse.home))
     context.variables.progress_bars = {"globally": False}
     source = context.data_sources.add_or_update_pandas("vlmfr")
@@ -218,30 +254,4 @@ def run_suite(warehouse: Warehouse, name: str, frame: pl.DataFrame | None = None
             actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
         )
     )
-    result = checkpoint.run(batch_parameters={"dataframe": data})
-    failures = []
-    for run in result.run_results.values():
-        for item in run.results:
-            if not item.success:
-                config = item.expectation_config
-                failures.append(
-                    {
-                        "expectation": config.type,
-                        "column": config.kwargs.get("column") or config.kwargs.get("column_list"),
-                        "unexpected_count": item.result.get("unexpected_count"),
-                        "unexpected_percent": item.result.get("unexpected_percent"),
-                        "partial_unexpected_list": (item.result.get("partial_unexpected_list") or [])[:5],
-                    }
-                )
-    sites = context.get_docs_sites_urls()
-    outcome = ValidationOutcome(
-        suite=name,
-        severity=suite_def.severity,
-        success=bool(result.success),
-        rows=len(data),
-        failures=failures,
-        docs_url=sites[0]["site_url"] if sites else None,
-    )
-    if not outcome.success:
-        log.warning("GX suite %s (%s) failed: %s", name, suite_def.severity, failures)
-    return outcome
+    return checkpoint.run(batch_parameters={"dataframe": data}), context
