@@ -496,8 +496,9 @@ def test_review_page_in_headless_chromium_saves_a_file_that_imports(
         assert page.evaluate("document.querySelectorAll('.card').length") == 10
         assert page.evaluate("document.getElementById('progress-text').textContent") == "0 of 10 reviewed"
         ids = _segment_ids(warehouse)
-        # as a person would: type the name, click ratings, type a correction
-        page.evaluate(
+        # as a person would: type the name, click ratings, type a correction; the progress is read in the
+        # same script, so it is this document's (a flaky run read "0 of 10" from a second call)
+        progress = page.evaluate(
             """(() => {
               const type = (el, text) => { el.value = text; el.dispatchEvent(new Event('input', {bubbles: true})); };
               type(document.getElementById('reviewer'), 'Maya Test');
@@ -509,12 +510,12 @@ def test_review_page_in_headless_chromium_saves_a_file_that_imports(
               answer.querySelector('button').click();                      // start from the rated French
               type(answer.querySelector('textarea.correction'), 'non');
               type(answer.querySelector('input.comment'), 'une réponse, pas « ne »');
-              return true;
+              return document.getElementById('progress-text').textContent;
             })()""".replace("COPY_ID", json.dumps(ids["The circle is blue."])).replace(
                 "ANSWER_ID", json.dumps(ids["no"])
             )
         )
-        assert page.evaluate("document.getElementById('progress-text').textContent") == "2 of 10 reviewed"
+        assert progress == "2 of 10 reviewed"
         # progress survives a reload (localStorage)
         page.call("Page.reload")
         _wait(
