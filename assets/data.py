@@ -54,6 +54,7 @@ def ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> I
         _spec("sample_segments", "ingest", deps=["samples"]),
         _spec("dataset_segments", "ingest", deps=["samples"]),
         _spec("segments", "ingest", deps=["samples"]),
+        _spec("segment_contexts", "ingest", deps=["samples"]),
     ],
     name="segment",
 )
@@ -67,11 +68,15 @@ def segment(
     yield dg.MaterializeResult(
         asset_key="dataset_segments", metadata={"distinct_segments": report.values["distinct_segments"]}
     )
+    yield dg.MaterializeResult(
+        asset_key="segment_contexts",
+        metadata={"short_segments_with_context": report.values["short_segments_with_context"]},
+    )
 
 
 @dg.asset(
     partitions_def=mt_system_partitions,
-    deps=["segments"],
+    deps=["segments", "segment_contexts"],
     group_name="translation",
     kinds={"parquet"},
     description=CATALOG.description("translations") + " Partition = MT system; append-only, resumable cache.",

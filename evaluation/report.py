@@ -264,7 +264,7 @@ def write_html_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | No
         parts.append(figure_html("Loss curves", by_caption["Loss curves"]))
 
     parts.append("<h2>8. Translation quality against gold French</h2>")
-    parts.append(table_html(_query(warehouse, "SELECT * FROM gold_summary ORDER BY system")))
+    parts.append(table_html(_query(warehouse, "SELECT * FROM gold_summary ORDER BY gold_set, system")))
     for caption, name in QUALITY_PNGS:
         if (folder / name).exists():
             parts.append(figure_html(caption, folder / name))

@@ -164,21 +164,18 @@ LLAVA = [
 def _fixture_translations(warehouse: Warehouse, system: str, rows: dict[str, str]) -> None:
     """Translation rows as a (hypothetical) second MT system produced them, to test selection and gates."""
     seg = warehouse.read("segments").select("segment_id", "text_en")
-    frame = (
-        seg.with_columns(
-            pl.col("text_en").replace_strict(rows, default=None).alias("text_fr"),
-            pl.lit(system).alias("system"),
-            pl.lit("fixture-1").alias("system_version"),
-            pl.lit(0.0).alias("seconds"),
-            pl.lit(None, pl.String).alias("error"),
-            pl.lit(True).alias("spans_ok"),
-            pl.lit([], pl.List(pl.String)).alias("span_problems"),
-            pl.lit("b0").alias("batch_id"),
-            pl.lit(datetime.now(UTC)).alias("created_at"),
-        )
-        .drop_nulls("text_fr")
-        .select(list(TRANSLATIONS.schema))
-    )
+    frame = seg.with_columns(
+        pl.col("text_en").replace_strict(rows, default=None).alias("text_fr"),
+        pl.lit(system).alias("system"),
+        pl.lit("fixture-1").alias("system_version"),
+        pl.lit(0.0).alias("seconds"),
+        pl.lit(None, pl.String).alias("error"),
+        pl.lit(True).alias("spans_ok"),
+        pl.lit([], pl.List(pl.String)).alias("span_problems"),
+        pl.lit("b0").alias("batch_id"),
+        pl.lit(datetime.now(UTC)).alias("created_at"),
+    ).drop_nulls("text_fr")
+    frame = TRANSLATIONS.conform(frame)
     warehouse.append("translations", frame, partition=system)
 
 

@@ -90,7 +90,7 @@ def _translations(warehouse: Warehouse, system: str, rows: dict[str, str]) -> No
         pl.lit("b0").alias("batch_id"),
         pl.lit(datetime.now(UTC)).alias("created_at"),
     ).drop_nulls("text_fr")
-    warehouse.append("translations", frame.select(list(TRANSLATIONS.schema)), partition=system)
+    warehouse.append("translations", TRANSLATIONS.conform(frame), partition=system)
 
 
 def _recut(warehouse: Warehouse) -> pl.DataFrame:

@@ -96,6 +96,18 @@ SEGMENTS = TableSpec(
     },
     description="Every distinct translatable string across datasets: what the MT systems translate.",
 )
+SEGMENT_CONTEXTS = TableSpec(
+    name="segment_contexts",
+    schema={
+        "segment_id": pl.String(),  # a short segment (an answer, a label of a few words)
+        "rank": pl.Int32(),  # 1 = the context it follows most often
+        "context_id": pl.String(),  # the segment it follows in the sample (its question, the turn's text)
+        "context_en": pl.String(),
+        "n_occurrences": pl.Int64(),  # how often it follows this context
+    },
+    description="Short segments and the segments they most often follow (an answer's questions): the "
+    "context MT translates them in.",
+)
 
 # ------------------------------------------------------------------------------------- translation
 TRANSLATIONS = TableSpec(
@@ -111,6 +123,13 @@ TRANSLATIONS = TableSpec(
         "span_problems": pl.List(pl.String()),
         "batch_id": pl.String(),
         "created_at": pl.Datetime("us", "UTC"),
+        # words the engine itself marked as unknown (Apertium `*teal`); null: the engine marks nothing
+        "unknown_words": pl.List(pl.String()),
+        # short segments are translated inside their contexts (segment_contexts) and the span recovered:
+        # the contexts used, the span recovered from each (null: not found), and their cache key
+        "contexts_en": pl.List(pl.String()),
+        "candidates_fr": pl.List(pl.String()),
+        "context_key": pl.String(),
     },
     view_sql=_LATEST.format(keys="segment_id, system"),
     description="Latest translation attempt per (segment, MT system); errors kept for retry.",
@@ -183,6 +202,7 @@ FRENCH_SAMPLES = TableSpec(
 GOLD_PAIRS = TableSpec(
     name="gold_pairs",
     schema={
+        "gold_set": pl.String(),  # the [[gold]] entry the reference comes from
         "segment_id": pl.String(),
         "system": pl.String(),
         "text_en": pl.String(),
@@ -194,6 +214,7 @@ GOLD_PAIRS = TableSpec(
         "combined": pl.Float64(),
         "is_best": pl.Boolean(),  # the translation the French samples use
         "n_occurrences": pl.Int64(),  # how often the segment occurs in the data: what training consumes
+        "is_consensus": pl.Boolean(),  # the translation that agrees most with the other systems'
     },
     description="Every translation that has a gold reference, with its sentence chrF against it, whether it "
     "is the chosen one, and how often its segment occurs.",
@@ -201,6 +222,7 @@ GOLD_PAIRS = TableSpec(
 GOLD_SUMMARY = TableSpec(
     name="gold_summary",
     schema={
+        "gold_set": pl.String(),
         "system": pl.String(),
         "pairs": pl.Int64(),
         "chrf": pl.Float64(),
@@ -213,13 +235,24 @@ GOLD_SUMMARY = TableSpec(
         "share_gold_high_occ": pl.Float64(),
         "share_high_tier_occ": pl.Float64(),
     },
-    description="Per MT system, and `selected` (the chosen translations): corpus chrF/BLEU vs gold, share of "
-    "gold-high translations and tier shares, per string and per occurrence (`_occ`).",
+    description="Per gold set and MT system, plus `selected` (the chosen translations), `oracle` (the best "
+    "system per segment by gold chrF) and `consensus` (the one agreeing most with the others): corpus "
+    "chrF/BLEU vs gold, share of gold-high translations and tier shares, per string and per occurrence "
+    "(`_occ`).",
 )
 SIGNAL_CORRELATIONS = TableSpec(
     name="signal_correlations",
-    schema={"signal": pl.String(), "pairs": pl.Int64(), "spearman": pl.Float64(), "p_value": pl.Float64()},
-    description="Spearman correlation of each quality signal (and the combined score) with gold chrF.",
+    schema={
+        "gold_set": pl.String(),
+        "signal": pl.String(),
+        "system": pl.String(),  # `all`: every system's pairs together; else within that system
+        "pairs": pl.Int64(),
+        "spearman": pl.Float64(),
+        "p_value": pl.Float64(),
+        "spearman_occ": pl.Float64(),  # pairs weighted by their segment's occurrences
+    },
+    description="Spearman correlation of each quality signal (and the combined score) with gold sentence "
+    "chrF, per gold set, over all systems and within each, per string and per occurrence.",
 )
 THRESHOLD_ABLATION = TableSpec(
     name="threshold_ablation",
@@ -267,6 +300,7 @@ DATA_TABLES: list[TableSpec] = [
     SAMPLE_SEGMENTS,
     DATASET_SEGMENTS,
     SEGMENTS,
+    SEGMENT_CONTEXTS,
     TRANSLATIONS,
     QUALITY_SCORES,
     QUALITY_SIGNALS,

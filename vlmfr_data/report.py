@@ -64,21 +64,30 @@ QUALITY = [
 ]
 GOLD = [
     (
-        "Against gold French: reference chrF / BLEU and high-quality share per MT system",
-        "SELECT system, pairs, round(chrf, 1) AS chrf, round(bleu, 1) AS bleu, "
+        "Against gold French, per gold set: reference chrF / BLEU and high-quality share per MT system; "
+        "`selected` = the chosen translations, `oracle` = the best engine per segment (the ceiling), "
+        "`consensus` = the translation agreeing most with the other engines",
+        "SELECT gold_set, system, pairs, round(chrf, 1) AS chrf, round(bleu, 1) AS bleu, "
         "round(100 * share_gold_high, 1) AS pct_gold_high, round(100 * share_gold_high_occ, 1) AS pct_gold_high_occ, "
         "round(100 * share_high_tier, 1) AS pct_high_tier, round(100 * share_high_tier_occ, 1) AS pct_high_tier_occ, "
-        "round(100 * share_rejected, 1) AS pct_rejected FROM gold_summary ORDER BY system = 'selected', chrf DESC",
+        "round(100 * share_rejected, 1) AS pct_rejected FROM gold_summary "
+        "ORDER BY gold_set, system IN ('selected', 'oracle', 'consensus'), chrf DESC",
     ),
     (
         "Chosen translations per tier: gold precision per string and per occurrence (what training sees)",
         "SELECT * FROM gold_tiers",
     ),
     (
-        "Spearman correlation of each signal with gold chrF",
-        "SELECT signal, pairs, round(spearman, 3) AS spearman, p_value, "
-        "CASE WHEN spearman IS NULL THEN 'constant on this data: no correlation defined' END AS note "
-        "FROM signal_correlations ORDER BY spearman DESC NULLS LAST",
+        "Spearman correlation of each signal with gold sentence chrF, per gold set: over all systems, and "
+        "within each system (columns), per string and per occurrence (`_occ`)",
+        "SELECT gold_set, signal, "
+        "max(pairs) FILTER (WHERE system = 'all') AS pairs, "
+        "round(max(spearman) FILTER (WHERE system = 'all'), 3) AS spearman_all, "
+        "round(max(spearman_occ) FILTER (WHERE system = 'all'), 3) AS spearman_all_occ, "
+        "string_agg(system || ' ' || coalesce(round(spearman, 2)::VARCHAR, '-'), ', ' ORDER BY system) "
+        "FILTER (WHERE system <> 'all') AS within_system "
+        "FROM signal_correlations GROUP BY gold_set, signal ORDER BY gold_set, signal = 'combined' DESC, "
+        "spearman_all DESC NULLS LAST",
     ),
     (
         "Threshold ablation (samples kept and gold precision per combined-score cut)",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from vlmfr_data.catalog import DATASET_SEGMENTS, SAMPLE_SEGMENTS, SEGMENTS, SPAN_STRUCT
+from vlmfr_data.catalog import DATASET_SEGMENTS, SAMPLE_SEGMENTS, SEGMENT_CONTEXTS, SEGMENTS, SPAN_STRUCT
 from vlmfr_data.store import Warehouse
 
 SPECIAL_TOKEN = r"<image>|<video>|<audio>|<\|[^|\n]{1,40}\|>"
@@ -281,3 +281,55 @@ def segments_from_texts(texts: list[str], kind: str = "question", dataset: str =
         },
         schema=SEGMENTS.schema,
     )
+
+
+# A segment of at most this many words is translated inside the segment it follows (its question):
+# a lone "no" is ambiguous to every engine ("ne", "pas de", "nº"), "Is there a circle? no." is not.
+CONTEXT_MAX_WORDS = 3
+CONTEXTS_PER_SEGMENT = 3
+
+
+def build_segment_contexts(
+    warehouse: Warehouse, max_words: int = CONTEXT_MAX_WORDS, per_segment: int = CONTEXTS_PER_SEGMENT
+) -> pl.DataFrame:
+    """Write `segment_contexts`: for every short segment, the segments it most often follows within a
+    sample (the question before an answer, the text before a label in its turn), most frequent first.
+
+    One DuckDB window query over `sample_segments` (out of core, so memory stays flat as data grows).
+    """
+    if max_words > 0 and per_segment > 0:
+        contexts = warehouse.sql(
+            f"""
+            WITH ordered AS (
+                SELECT segment_id, lag(segment_id) OVER (
+                    PARTITION BY dataset, split, sample_id ORDER BY turn_index, piece_index) AS context_id
+                FROM sample_segments WHERE segment_id IS NOT NULL
+            ),
+            short AS (
+                SELECT segment_id FROM segments
+                WHERE len(string_split(trim(text_en), ' ')) <= {int(max_words)}
+            ),
+            counted AS (
+                SELECT o.segment_id, o.context_id, count(*) AS n_occurrences
+                FROM ordered o JOIN short USING (segment_id)
+                WHERE o.context_id IS NOT NULL AND o.context_id <> o.segment_id
+                GROUP BY ALL
+            )
+            SELECT c.segment_id,
+                   row_number() OVER (PARTITION BY c.segment_id
+                                      ORDER BY c.n_occurrences DESC, c.context_id)::INT AS rank,
+                   c.context_id, s.text_en AS context_en, c.n_occurrences
+            FROM counted c JOIN segments s ON s.segment_id = c.context_id
+            QUALIFY rank <= {int(per_segment)}
+            ORDER BY c.segment_id, rank
+            """
+        )
+    else:
+        contexts = pl.DataFrame()
+    contexts = (
+        pl.DataFrame(contexts, schema=SEGMENT_CONTEXTS.schema)
+        if contexts.height
+        else pl.DataFrame(schema=SEGMENT_CONTEXTS.schema)
+    )
+    warehouse.write_partition("segment_contexts", contexts.cast(SEGMENT_CONTEXTS.schema))  # type: ignore[arg-type]
+    return contexts

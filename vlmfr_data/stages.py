@@ -56,7 +56,13 @@ class StageReport:
 
 
 def _quality(config: ProjectConfig) -> QualityConfig:
-    return QualityConfig.from_dict(config.quality)
+    quality = QualityConfig.from_dict(config.quality)
+    if "consensus" in quality.signals:  # which engine each system runs on: agreement across engines
+        quality.signals["consensus"] = {
+            "backends": {s.name: s.backend for s in config.mt_systems},
+            **quality.signals["consensus"],
+        }
+    return quality
 
 
 def _say(log: Log | None, text: str) -> None:
@@ -96,20 +102,26 @@ def ingest(warehouse: Warehouse, config: ProjectConfig, dataset: str, log: Log |
 # ------------------------------------------------------------------------------------------- segments
 def segment(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
     """`sample_segments` and `dataset_segments` per ingested dataset, then `segments` across them."""
-    from vlmfr_data.segments import build_sample_segments, build_segments
+    from vlmfr_data.segments import build_sample_segments, build_segment_contexts, build_segments
 
     started = time.perf_counter()
     datasets = [d.name for d in config.datasets if warehouse.has_partition("samples", d.name)]
     reports = [build_sample_segments(warehouse, name) for name in datasets]
     table = build_segments(warehouse, datasets)
+    contexts = build_segment_contexts(warehouse)
     turns = sum(r.turns for r in reports)
-    _say(log, f"{turns} turns -> {table.height} distinct segments")
+    _say(
+        log,
+        f"{turns} turns -> {table.height} distinct segments; "
+        f"{contexts['segment_id'].n_unique()} short segments get a context",
+    )
     return StageReport(
         "segments",
         values={
             "distinct_segments": table.height,
             "turns": turns,
             "dedup_ratio": round(turns / max(table.height, 1), 1),
+            "short_segments_with_context": contexts["segment_id"].n_unique(),
         },
         tables={
             "by_kind": table.group_by("kind").len().sort("kind"),

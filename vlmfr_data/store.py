@@ -50,6 +50,16 @@ class TableSpec:
     view_sql: str | None = None
     description: str = ""
 
+    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """`frame` with the table's columns in order; columns it lacks (optional ones added to the
+        table later, e.g. `translations.unknown_words`) are null."""
+        missing = [
+            pl.lit(None, dtype).alias(name)
+            for name, dtype in self.schema.items()
+            if name not in frame.columns
+        ]
+        return frame.with_columns(missing).select(list(self.schema))
+
 
 @dataclass(frozen=True)
 class ViewSpec:

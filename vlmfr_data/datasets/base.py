@@ -63,6 +63,7 @@ FORMATS: Registry[DatasetFormat] = Registry(
         "coco_captions": "vlmfr_data.datasets.coco_captions:CocoCaptions",
         "easy_vqa": "vlmfr_data.datasets.easy_vqa:EasyVQA",
         "llava": "vlmfr_data.datasets.llava:LlavaConversations",
+        "sentences": "vlmfr_data.datasets.sentences:Sentences",
         "vqav2": "vlmfr_data.datasets.vqav2:VQAv2",
     },
 )

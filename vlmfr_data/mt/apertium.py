@@ -55,6 +55,10 @@ _BLANK_RUN = re.compile(r"[~\s]+")
 _STREAM_TOKEN = re.compile(r"\\(.)|\[((?:\\.|[^\]\\])*)\]", re.DOTALL)
 _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _INITIAL = re.compile(r"^([¿¡\"'«(\[]*)(\w)")
+# Apertium's own confidence marks (what `apertium -u` hides): `*word` unknown to the analyser, `@word`
+# missing from the bilingual dictionary, `#word` a form the generator cannot build. Marks sit right before
+# a word; in a pivot the second stage marks the first stage's leftovers again (`**teal`).
+_MARKED = re.compile(r"(?<![\w*#@])([*#@]+)(\w[\w'’-]*)")
 
 
 class Apertium(SystemDefaults):
@@ -102,7 +106,8 @@ class Apertium(SystemDefaults):
             out = ""
         # "sep2": segments are sentence-separated in a batch (earlier caches could be misaligned).
         # "case1": a lower-case source stays lower case through the pivot ("Rojo" stayed untranslated).
-        return f"{'|'.join(self.modes)} {out or 'unknown'} sep2 case1 {PIPELINE_VERSION}"
+        # "marks1": unknown-word marks captured and stripped (before, `-u` dropped them).
+        return f"{'|'.join(self.modes)} {out or 'unknown'} sep2 case1 marks1 {PIPELINE_VERSION}"
 
     def command(self) -> str:
         """The equivalent shell pipeline of the bare CLI (what the benchmark compares against)."""
@@ -115,8 +120,13 @@ class Apertium(SystemDefaults):
             self._chain = None
 
     def translate(self, texts: list[str]) -> list[str]:
+        return self.translate_marked(texts)[0]
+
+    def translate_marked(self, texts: list[str]) -> tuple[list[str], list[list[str]]]:
+        """Clean translations, and per segment the words the engine marked as unknown at any stage
+        (`*teal`, `@foo`, `#bar`; the marks are stripped from the text)."""
         if not texts:
-            return []
+            return [], []
         if any("\n" in t or "\0" in t or SEPARATOR in t for t in texts):
             raise ValueError(
                 "Apertium input must be one segment per line; a segment contains a line break or NUL"
@@ -138,18 +148,21 @@ class Apertium(SystemDefaults):
         if self._chain is None or not self._chain.alive():
             self._chain = _Chain(self.modes)
         try:
-            out = self._chain.run(lines, lower, self.timeout_s)
+            out, marks = self._chain.run(lines, lower, self.timeout_s)
         except BaseException:
             self.close()  # unknown state: the next batch starts fresh processes
             raise
-        chunks, position = [], 0
+        chunks, unknown, position = [], [], 0
         for sep in needs_separator:
             chunks.append(out[position])
+            unknown.append(marks[position])
             if sep and out[position + 1].strip() != SEPARATOR:
                 self.close()
                 raise RuntimeError(f"apertium output lost its alignment at segment {len(chunks) - 1}")
             position += 2 if sep else 1
-        return [_match_initial_case(src, text.strip()) for src, text in zip(texts, chunks, strict=True)]
+        return [
+            _match_initial_case(src, text.strip()) for src, text in zip(texts, chunks, strict=True)
+        ], unknown
 
 
 def deformat(lines: list[str]) -> bytes:
@@ -171,6 +184,22 @@ def reformat(stream: bytes) -> list[str]:
     return lines
 
 
+def strip_marks(line: str, source: str) -> tuple[str, list[str]]:
+    """`line` without Apertium's unknown-word marks, and the marked words (mark kept: `*teal`). Where
+    the stage's input itself has a character before a word (`*stars*`, `#1`, `@anna`), that character
+    is text in this line, not a mark: it stays, and is not counted."""
+    textual = {c for m in _MARKED.finditer(source) for c in m.group(1)}
+    found: list[str] = []
+
+    def unmark(m: re.Match[str]) -> str:
+        if textual & set(m.group(1)):
+            return m.group()
+        found.append(m.group(1)[-1] + m.group(2))
+        return m.group(2)
+
+    return _MARKED.sub(unmark, line), found
+
+
 def lower_initial(line: str) -> str:
     """Apertium capitalises every sentence start. In a pivot the next stage then reads "red" -> "Rojo" as
     a proper noun and leaves it in Spanish, so a line whose English source starts lower case gets its
@@ -190,9 +219,10 @@ class _Stage:
         ).stdout
         self.mode = mode
         self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
-        # $1 = -n: unknown words unmarked (what `apertium -u` passes); $2 = no tagger option
+        # $1 = -g: unknown words marked (`apertium` without -u; the chain strips and records the marks);
+        # $2 = no tagger option
         self.process = subprocess.Popen(
-            ["bash", "-o", "pipefail", "-c", script, mode, "-n", ""],
+            ["bash", "-o", "pipefail", "-c", script, mode, "-g", ""],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
@@ -253,10 +283,12 @@ class _Chain:
     def close(self) -> None:
         self._finalizer()
 
-    def run(self, lines: list[str], lower: list[bool], timeout_s: float) -> list[str]:
+    def run(self, lines: list[str], lower: list[bool], timeout_s: float) -> tuple[list[str], list[list[str]]]:
+        """Translated lines, and per line the words any stage marked (marks stripped before the next)."""
         deadline = time.monotonic() + timeout_s
         units = [(i, min(i + UNIT_LINES, len(lines))) for i in range(0, len(lines), UNIT_LINES)]
         errors: list[BaseException] = []
+        marks: list[list[str]] = [[] for _ in lines]
 
         def guarded(work: object) -> None:
             try:
@@ -264,6 +296,9 @@ class _Chain:
             except BaseException as exc:  # noqa: BLE001 - handed to the caller below
                 errors.append(exc)
                 _close_stages(self.stages)  # unblocks every other thread (EOF / broken pipe)
+
+        # what each stage read, per line: a mark already in a stage's input is text (see strip_marks)
+        inputs: list[list[str]] = [list(lines)] + [[""] * len(lines) for _ in self.stages[1:]]
 
         def feed() -> None:
             for start, end in units:
@@ -276,6 +311,8 @@ class _Chain:
                     raise RuntimeError(
                         f"apertium {self.stages[index].mode}: {len(got)} lines for {end - start}"
                     )
+                got = self._unmark(got, inputs[index][start:end], marks, start)
+                inputs[index + 1][start:end] = got
                 got = [lower_initial(g) if low else g for g, low in zip(got, lower[start:end], strict=True)]
                 self.stages[index + 1].write(deformat(got))
 
@@ -292,7 +329,7 @@ class _Chain:
                 got = reformat(self.stages[-1].read(deadline))
                 if len(got) != end - start:
                     raise RuntimeError(f"apertium {self.stages[-1].mode}: {len(got)} lines for {end - start}")
-                out += got
+                out += self._unmark(got, inputs[-1][start:end], marks, start)
         except BaseException as exc:
             errors.append(exc)
             _close_stages(self.stages)
@@ -300,7 +337,16 @@ class _Chain:
             thread.join()
         if errors:
             raise errors[0]  # the first is the cause; the others follow from stopping the processes
-        return out
+        return out, marks
+
+    @staticmethod
+    def _unmark(got: list[str], sources: list[str], marks: list[list[str]], start: int) -> list[str]:
+        clean = []
+        for offset, (line, source) in enumerate(zip(got, sources, strict=True)):
+            text, found = strip_marks(line, source)
+            marks[start + offset].extend(w for w in found if w not in marks[start + offset])
+            clean.append(text)
+        return clean
 
 
 _CLOSING = threading.Lock()

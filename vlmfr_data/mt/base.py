@@ -81,6 +81,9 @@ class SystemDefaults:
     masked_kinds: frozenset[str] = DEFAULT_MASKED_KINDS
     sentinel = "XQZ{}"
     cost_per_call = 0.0
+    # How a short segment is written after its context (mt/context.py): "source" keeps its case and
+    # punctuation (rule-based engines), "sentence" writes it as a capitalised, full-stopped sentence (LLMs).
+    context_style = "source"
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -16,6 +16,7 @@ from vlmfr_data.mt.hf_common import fingerprint, load_tokenizer
 
 
 class CTranslate2(SystemDefaults):
+    context_style = "sentence"  # see mt/context.in_context
     backend = "ctranslate2"
 
     def __init__(

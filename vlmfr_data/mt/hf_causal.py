@@ -53,6 +53,7 @@ _ECHO = re.compile(r"^\s*(?:french|français|translation)\s*:\s*", re.IGNORECASE
 
 class HFCausal(SystemDefaults):
     backend = "hf_causal"
+    context_style = "sentence"  # see mt/context.in_context
 
     def __init__(
         self,

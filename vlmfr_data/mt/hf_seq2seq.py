@@ -23,6 +23,7 @@ NLLB_CODES = {"en": "eng_Latn", "fr": "fra_Latn"}
 
 
 class HFSeq2Seq(SystemDefaults):
+    context_style = "sentence"  # see mt/context.in_context
     backend = "hf_seq2seq"
 
     def __init__(

@@ -6,6 +6,9 @@
 - A batch that raises is retried segment by segment, so one bad input costs one row (with its error),
   not the batch; failed segments are retried on the next run.
 - The `translations` view shows the latest attempt per (segment, system, version).
+- Short segments with contexts (`segment_contexts`) are translated alone and inside each context in the
+  same engine call; the recovered spans vote (`mt/context.py`). The cache key is (segment, contexts).
+- Engines that mark their unknown words (`translate_marked`, Apertium) fill `unknown_words`.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import polars as pl
 
 from vlmfr_data.catalog import TRANSLATIONS
 from vlmfr_data.mt.base import BackendUnavailable, MTSystem
+from vlmfr_data.mt.context import context_key, in_context, recover_span, vote
 from vlmfr_data.mt.spans import Masked, mask, restore
 from vlmfr_data.mt.tidy import tidy
 from vlmfr_data.progress import Progress
+from vlmfr_data.segments import protected_spans
 from vlmfr_data.store import Warehouse
 
 log = logging.getLogger(__name__)
@@ -48,17 +53,48 @@ class TranslateReport:
         return (self.translated + self.failed) / self.seconds if self.seconds else 0.0
 
 
+CONTEXT_COLUMNS = {
+    "contexts_en": pl.List(pl.String()),
+    "context_weights": pl.List(pl.Int64()),
+    "context_key": pl.String(),
+}
+
+
+def with_contexts(warehouse: Warehouse, segments: pl.DataFrame) -> pl.DataFrame:
+    """`segments` plus each one's contexts (most frequent first), their weights and cache key."""
+    contexts = (
+        warehouse.read("segment_contexts")
+        .sort("segment_id", "rank")
+        .group_by("segment_id", maintain_order=True)
+        .agg(pl.col("context_en").alias("contexts_en"), pl.col("n_occurrences").alias("context_weights"))
+    )
+    contexts = contexts.with_columns(
+        pl.col("contexts_en")
+        .list.join("\n")
+        .map_elements(lambda joined: context_key(joined.split("\n")), return_dtype=pl.String)
+        .alias("context_key")
+    )
+    return segments.join(contexts, on="segment_id", how="left").with_columns(
+        pl.col("context_key").fill_null("")
+    )
+
+
 def pending_segments(warehouse: Warehouse, system: MTSystem, segments: pl.DataFrame) -> pl.DataFrame:
-    """Segments without a successful translation by this system version."""
+    """Segments without a successful translation by this system version (in these contexts)."""
     con = warehouse.connect()
     try:
         done = con.execute(
-            "SELECT segment_id FROM translations WHERE system = ? AND system_version = ? AND error IS NULL",
+            "SELECT * FROM translations WHERE system = ? AND system_version = ? AND error IS NULL",
             [system.name, system.version],
         ).pl()
     finally:
         con.close()
-    return segments.join(done, on="segment_id", how="anti")
+    # rows written before contexts existed have no key (a file set without the column at all, too)
+    key = pl.col("context_key").fill_null("") if "context_key" in done.columns else pl.lit("")
+    done = done.select("segment_id", key.alias("context_key"))
+    if "context_key" not in segments.columns:
+        segments = segments.with_columns(pl.lit("").alias("context_key"))
+    return segments.join(done, on=["segment_id", "context_key"], how="anti")
 
 
 def translate_segments(
@@ -68,11 +104,13 @@ def translate_segments(
     batch_size: int = 64,
     on_batch: Callable[[TranslateReport], None] | None = None,
     emit: Callable[[str], None] | None = None,
+    context: bool = True,
 ) -> TranslateReport:
     """Translate every pending segment (default: the `segments` table) with `system`.
 
     Progress (segments done, rate, ETA) goes to the `vlmfr.progress` logger after each batch (at most
     every 5 s, always the last), and to `emit` too when given (e.g. Dagster's `context.log.info`).
+    `context`: translate short segments inside their contexts (`segment_contexts`), see mt/context.py.
     """
     availability = system.availability()
     report = TranslateReport(system=system.name, version=system.version if availability.ok else "")
@@ -80,7 +118,10 @@ def translate_segments(
         raise BackendUnavailable(f"MT system {system.name!r} is unavailable: {availability.reason}")
     if segments is None:
         segments = warehouse.read("segments")
-    todo = pending_segments(warehouse, system, segments.select("segment_id", "text_en", "protected_spans"))
+    todo = segments.select("segment_id", "text_en", "protected_spans")
+    if context:
+        todo = with_contexts(warehouse, todo)
+    todo = pending_segments(warehouse, system, todo)
     # Similar lengths in a batch: less padding for neural engines, same work for the others.
     todo = todo.sort(pl.col("text_en").str.len_chars(), "segment_id")
     report.todo = todo.height
@@ -107,57 +148,128 @@ def translate_segments(
 
 
 def translate_batch(system: MTSystem, batch: pl.DataFrame) -> pl.DataFrame:
-    masked = [
-        mask(text, spans or [], system.masked_kinds, system.sentinel)
-        for text, spans in batch.select("text_en", "protected_spans").iter_rows()
-    ]
+    """One engine call for a batch of segments: each segment alone, plus each short segment inside each
+    of its contexts (when `batch` has `contexts_en`)."""
+    if "contexts_en" not in batch.columns:
+        batch = batch.with_columns(
+            pl.lit(None, CONTEXT_COLUMNS["contexts_en"]).alias("contexts_en"),
+            pl.lit(None, CONTEXT_COLUMNS["context_weights"]).alias("context_weights"),
+            pl.lit("").alias("context_key"),
+        )
+    sentence_case = getattr(system, "context_style", "source") == "sentence"
+    masked: list[Masked] = []
+    owners: list[tuple[int, int]] = []  # per engine input: (row, -1 alone | context index)
+    for row, (text, spans, contexts) in enumerate(
+        batch.select("text_en", "protected_spans", "contexts_en").iter_rows()
+    ):
+        masked.append(mask(text, spans or [], system.masked_kinds, system.sentinel))
+        owners.append((row, -1))
+        for index, context_text in enumerate(contexts or []):
+            combined = in_context(context_text, text, sentence_case)
+            masked.append(mask(combined, protected_spans(combined), system.masked_kinds, system.sentinel))
+            owners.append((row, index))
     batch_id = f"{time.time_ns():x}"
-    started = time.perf_counter()
-    try:
-        outputs: list[str | None] = list(system.translate([m.text for m in masked]))
-        if len(outputs) != len(masked):
-            raise RuntimeError(f"engine returned {len(outputs)} translations for {len(masked)} inputs")
-        errors: list[str | None] = [None] * len(masked)
-        seconds = [(time.perf_counter() - started) / len(masked)] * len(masked)
-    except Exception as exc:  # noqa: BLE001 - isolate the failing segments one by one
-        if len(masked) == 1:
-            outputs, errors = [None], [f"{type(exc).__name__}: {exc}"]
-            seconds = [time.perf_counter() - started]
+    outputs, marks, errors, seconds = _run_engine(system, masked)
+    restored = [_restore_checked(out, m) for out, m in zip(outputs, masked, strict=True)]
+    n = batch.height
+    texts: list[str | None] = [None] * n
+    flags: list[list[str]] = [[] for _ in range(n)]
+    row_errors: list[str | None] = [None] * n
+    row_seconds = [0.0] * n
+    unknown: list[list[str] | None] = [None] * n
+    candidates: list[list[str | None] | None] = [None] * n
+    span_marks: list[list[str] | None] = [None] * n
+    sources = batch["text_en"].to_list()
+    for (row, index), (text, flag), error, mark, second in zip(
+        owners, restored, errors, marks, seconds, strict=True
+    ):
+        row_seconds[row] += second
+        if index < 0:
+            texts[row], flags[row], row_errors[row], unknown[row] = text, list(flag), error, mark
         else:
-            log.warning("%s: batch of %d failed (%s); retrying one by one", system.name, len(masked), exc)
-            outputs, errors, seconds = [], [], []
-            for m in masked:
-                one_started = time.perf_counter()
-                try:
-                    (out,) = system.translate([m.text])
-                    outputs.append(out)
-                    errors.append(None)
-                except Exception as one_exc:  # noqa: BLE001
-                    outputs.append(None)
-                    errors.append(f"{type(one_exc).__name__}: {one_exc}")
-                seconds.append(time.perf_counter() - one_started)
-    texts, flags = zip(
-        *(_restore_checked(out, m) for out, m in zip(outputs, masked, strict=True)), strict=True
-    )
-    errors = [
+            span = recover_span(text, sources[row])
+            candidates[row] = [*(candidates[row] or []), span]
+            if mark is not None:  # the marks that fall inside the recovered span
+                span_marks[row] = [*(span_marks[row] or []), *_marks_in(mark, span)]
+    weights = batch["context_weights"].to_list()
+    for row in range(n):
+        voted = vote(candidates[row], weights[row]) if candidates[row] else None
+        if voted is not None and row_errors[row] is None:
+            texts[row] = voted
+            if unknown[row] is not None:
+                unknown[row] = list(dict.fromkeys(span_marks[row] or []))
+    final_errors = [
         err or (None if text is not None and text.strip() else "empty output")
-        for err, text in zip(errors, texts, strict=True)
+        for err, text in zip(row_errors, texts, strict=True)
     ]
     return pl.DataFrame(
         {
             "segment_id": batch["segment_id"],
-            "system": [system.name] * batch.height,
-            "system_version": [system.version] * batch.height,
-            "text_fr": list(texts),
-            "seconds": seconds,
-            "error": errors,
+            "system": [system.name] * n,
+            "system_version": [system.version] * n,
+            "text_fr": texts,
+            "seconds": row_seconds,
+            "error": final_errors,
             "spans_ok": [not f for f in flags],
-            "span_problems": list(flags),
-            "batch_id": [batch_id] * batch.height,
-            "created_at": [datetime.now(UTC)] * batch.height,
+            "span_problems": flags,
+            "batch_id": [batch_id] * n,
+            "created_at": [datetime.now(UTC)] * n,
+            "unknown_words": unknown,
+            "contexts_en": batch["contexts_en"],
+            "candidates_fr": candidates,
+            "context_key": batch["context_key"],
         },
         schema=TRANSLATIONS.schema,
     )
+
+
+def _marks_in(marks: list[str], span: str | None) -> list[str]:
+    if not span:
+        return []
+    words = {w.casefold() for w in span.split()}
+    return [m for m in marks if m[1:].casefold() in words]
+
+
+def _translate(system: MTSystem, texts: list[str]) -> tuple[list[str], list[list[str] | None]]:
+    marked = getattr(system, "translate_marked", None)
+    if marked is not None:
+        out, marks = marked(texts)
+        return list(out), list(marks)
+    return list(system.translate(texts)), [None] * len(texts)
+
+
+def _run_engine(
+    system: MTSystem, masked: list[Masked]
+) -> tuple[list[str | None], list[list[str] | None], list[str | None], list[float]]:
+    """Outputs, marks, errors and seconds per input; a failing batch is retried input by input."""
+    started = time.perf_counter()
+    try:
+        outputs, marks = _translate(system, [m.text for m in masked])
+        if len(outputs) != len(masked):
+            raise RuntimeError(f"engine returned {len(outputs)} translations for {len(masked)} inputs")
+        share = (time.perf_counter() - started) / len(masked)
+        return list(outputs), marks, [None] * len(masked), [share] * len(masked)
+    except Exception as exc:  # noqa: BLE001 - isolate the failing segments one by one
+        if len(masked) == 1:
+            return [None], [None], [f"{type(exc).__name__}: {exc}"], [time.perf_counter() - started]
+        log.warning("%s: batch of %d failed (%s); retrying one by one", system.name, len(masked), exc)
+    outputs_1: list[str | None] = []
+    marks_1: list[list[str] | None] = []
+    errors: list[str | None] = []
+    seconds: list[float] = []
+    for m in masked:
+        one_started = time.perf_counter()
+        try:
+            (out,), (mark,) = _translate(system, [m.text])
+            outputs_1.append(out)
+            marks_1.append(mark)
+            errors.append(None)
+        except Exception as one_exc:  # noqa: BLE001
+            outputs_1.append(None)
+            marks_1.append(None)
+            errors.append(f"{type(one_exc).__name__}: {one_exc}")
+        seconds.append(time.perf_counter() - one_started)
+    return outputs_1, marks_1, errors, seconds
 
 
 def _restore_checked(output: str | None, masked: Masked) -> tuple[str | None, list[str]]:

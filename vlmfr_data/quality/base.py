@@ -49,11 +49,17 @@ class QualitySignal(Protocol):
         ...
 
 
+# A signal that compares a translation with the other systems' translations of its segment also has
+# `bind(all_pairs)`, which the scoring stage calls with every current pair before `score` (consensus).
+
+
 SIGNALS: Registry[QualitySignal] = Registry(
     "quality signal",
     entries={
         "comet": "vlmfr_data.quality.comet:Comet",
+        "consensus": "vlmfr_data.quality.consensus:Consensus",
         "empty_output": "vlmfr_data.quality.heuristics:EmptyOutput",
+        "engine_unknown_words": "vlmfr_data.quality.engine_marks:EngineUnknownWords",
         "french_lexicon": "vlmfr_data.quality.lexicon:FrenchLexicon",
         "language_leakage": "vlmfr_data.quality.lid:LanguageLeakage",
         "length_ratio": "vlmfr_data.quality.heuristics:LengthRatio",

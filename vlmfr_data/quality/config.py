@@ -19,6 +19,8 @@ def _default_signals() -> dict[str, dict[str, Any]]:
             "french_lexicon",
             "use_similarity",
             "round_trip_chrf",
+            "consensus",
+            "engine_unknown_words",
             "comet",
             "length_ratio",
             "spans_intact",
@@ -39,6 +41,8 @@ def _default_weights() -> dict[str, float]:
         "french_lexicon": 1.5,
         "length_ratio": 0.5,
         "repetition": 0.5,
+        "consensus": 3.0,
+        "engine_unknown_words": 2.0,
     }
 
 

@@ -71,7 +71,12 @@ def signals_vs_gold(warehouse: Warehouse, path: Path) -> Path:
         "JOIN gold_pairs g ON g.segment_id = q.segment_id AND g.system = q.system "
         "UNION ALL SELECT 'combined', system, combined, chrf FROM gold_pairs"
     ).drop_nulls()
-    correlations = dict(warehouse.sql("SELECT signal, spearman FROM signal_correlations").iter_rows())
+    # over every gold set's pairs together; the report's table has them per gold set and per system
+    correlations = dict(
+        warehouse.sql(
+            "SELECT signal, avg(spearman) FROM signal_correlations WHERE system = 'all' GROUP BY signal"
+        ).iter_rows()
+    )
     # a signal constant on this data (e.g. no gate ever fired) has nothing to show
     varying = (
         long.group_by("signal").agg(pl.col("value").n_unique().alias("n")).filter(pl.col("n") > 1)["signal"]

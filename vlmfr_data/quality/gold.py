@@ -21,6 +21,11 @@ from vlmfr_data.store import Warehouse
 from vlmfr_data.tiers import REJECTED
 
 SELECTED = "selected"  # gold_summary's row for the chosen translations
+# per segment, the system whose translation has the best gold chrF: the ceiling of any selection
+ORACLE = "oracle"
+# per segment, the translation that agrees most with the other systems' (chrF MBR, no quality signal)
+CONSENSUS = "consensus"
+ALL_SYSTEMS = "all"  # signal_correlations' row over every system's pairs together
 
 
 def load_gold(path: Path | None = None) -> pl.DataFrame:
@@ -49,25 +54,31 @@ def load_gold(path: Path | None = None) -> pl.DataFrame:
 
 
 def load_configured_gold(config: ProjectConfig) -> tuple[pl.DataFrame, list[str]]:
-    """Every configured gold set of a configured dataset, as one frame (a string with references in two
-    sets keeps the first); and the datasets that have none."""
+    """Every configured gold set of a configured dataset, as one frame with its `gold_set` name (a
+    string with references in two sets keeps the first); and the datasets that have none."""
     frames = []
     for gold in config.gold or []:
         if gold.dataset not in {d.name for d in config.datasets}:
             continue
         if gold.path:
-            frames.append(load_gold(Path(gold.path)))
+            frame = load_gold(Path(gold.path))
         else:
             fmt = config.dataset(gold.dataset).format
             if fmt not in SHIPPED_GOLD:
                 raise ValueError(
                     f"[[gold]] {gold.name}: no shipped reference for format {fmt!r}; give `path`"
                 )
-            frames.append(load_gold())
+            frame = load_gold()
+        frames.append(frame.with_columns(pl.lit(gold.name).alias("gold_set")))
     missing = [d.name for d in config.datasets if not config.gold_for(d.name)]
     if not frames:
         return pl.DataFrame(
-            schema={"segment_id": pl.String(), "text_en": pl.String(), "reference": pl.String()}
+            schema={
+                "segment_id": pl.String(),
+                "text_en": pl.String(),
+                "reference": pl.String(),
+                "gold_set": pl.String(),
+            }
         ), missing
     return pl.concat(frames).unique("segment_id", keep="first", maintain_order=True), missing
 
@@ -92,38 +103,67 @@ def evaluate_against_gold(
             dtype=pl.Float64,
         )
     )
-    pairs = pairs.with_columns((pl.col("chrf") >= gold_high_chrf).alias("gold_high")).select(
-        list(GOLD_PAIRS.schema)
-    )
-    groups = [(system, group) for (system,), group in pairs.group_by("system", maintain_order=True)]
-    # `selected`: the chosen translation of every segment, the one the French samples and corpora carry
-    groups.append((SELECTED, pairs.filter(pl.col("is_best"))))
+    pairs = pairs.with_columns((pl.col("chrf") >= gold_high_chrf).alias("gold_high"))
+    if "gold_set" not in pairs.columns:
+        pairs = pairs.with_columns(pl.lit("gold").alias("gold_set"))
+    pairs = pairs.with_columns(_consensus_choice(pairs)).select(list(GOLD_PAIRS.schema))
+    groups = []
+    for (gold_set,), in_set in pairs.group_by("gold_set", maintain_order=True):
+        groups += [
+            (gold_set, system, group) for (system,), group in in_set.group_by("system", maintain_order=True)
+        ]
+        # `selected`: the chosen translation of every segment, the one the French samples and corpora carry
+        groups.append((gold_set, SELECTED, in_set.filter(pl.col("is_best"))))
+        oracle = in_set.sort(["segment_id", "chrf", "system"], descending=[False, True, False])
+        groups.append((gold_set, ORACLE, oracle.unique("segment_id", keep="first")))
+        groups.append((gold_set, CONSENSUS, in_set.filter(pl.col("is_consensus"))))
     summary = pl.DataFrame(
-        [_gold_summary_row(system, group) for system, group in groups if group.height],
+        [_gold_summary_row(gold_set, system, group) for gold_set, system, group in groups if group.height],
         schema=GOLD_SUMMARY.schema,
-    ).sort(pl.col("system") == SELECTED, "system")
+    ).sort("gold_set", pl.col("system").is_in([SELECTED, ORACLE, CONSENSUS]), "system")
     scores = warehouse.sql("SELECT segment_id, system, signal, value FROM current_quality_scores")
+    keyed = pairs.select("gold_set", "segment_id", "system", "chrf", "n_occurrences")
     long = pl.concat(
         [
-            scores.join(pairs.select("segment_id", "system", "chrf"), on=["segment_id", "system"]),
+            scores.join(keyed, on=["segment_id", "system"]),
             pairs.select(
                 "segment_id",
                 "system",
                 pl.lit("combined").alias("signal"),
                 pl.col("combined").alias("value"),
+                "gold_set",
                 "chrf",
+                "n_occurrences",
             ),
-        ]
-    )
+        ],
+        how="diagonal",
+    ).drop_nulls(["value", "chrf"])
+    # over every system's pairs, and within each system (does the score rank one engine's outputs?)
+    long = pl.concat([long.with_columns(pl.lit(ALL_SYSTEMS).alias("system")), long])
     rows = []
-    for (signal,), group in long.drop_nulls(["value", "chrf"]).group_by("signal", maintain_order=True):
+    for (gold_set, signal, system), group in long.group_by(
+        ["gold_set", "signal", "system"], maintain_order=True
+    ):
         constant = group["value"].n_unique() < 2 or group["chrf"].n_unique() < 2
         # A constant signal (a gate that never fired here) has no rank correlation: null, not NaN,
         # so it sorts last and SQL reads it as missing.
         rho, p = (None, None) if constant else (float(x) for x in spearmanr(group["value"], group["chrf"]))
-        rows.append({"signal": signal, "pairs": group.height, "spearman": rho, "p_value": p})
+        weights = group["n_occurrences"].fill_null(1).cast(pl.Float64)
+        rows.append(
+            {
+                "gold_set": gold_set,
+                "signal": signal,
+                "system": system,
+                "pairs": group.height,
+                "spearman": rho,
+                "p_value": p,
+                "spearman_occ": None
+                if constant
+                else weighted_spearman(group["value"], group["chrf"], weights),
+            }
+        )
     correlations = pl.DataFrame(rows, schema=SIGNAL_CORRELATIONS.schema).sort(
-        "spearman", descending=True, nulls_last=True
+        "gold_set", "system", "spearman", descending=[False, False, True], nulls_last=True
     )
     warehouse.write_partition("gold_pairs", pairs)
     warehouse.write_partition("gold_summary", summary)
@@ -132,7 +172,41 @@ def evaluate_against_gold(
     return {"pairs": pairs, "summary": summary, "correlations": correlations, "ablation": ablation}
 
 
-def _gold_summary_row(system: str, group: pl.DataFrame) -> dict:
+def _consensus_choice(pairs: pl.DataFrame) -> pl.Expr:
+    """`is_consensus`: per segment, the translation with the highest mean chrF against the other
+    systems' translations (chrF minimum Bayes risk); ties go to the first system by name."""
+    from vlmfr_data.quality.consensus import agreement
+
+    values = agreement(pairs.select("segment_id", "system", "text_fr"))
+    best = (
+        pairs.select("segment_id", "system")
+        .with_columns(pl.Series("_agreement", values, dtype=pl.Float64).fill_null(0.0))
+        .sort(["segment_id", "_agreement", "system"], descending=[False, True, False])
+        .unique("segment_id", keep="first")
+        .select("segment_id", "system", pl.lit(True).alias("_chosen"))
+    )
+    joined = pairs.select("segment_id", "system").join(best, on=["segment_id", "system"], how="left")
+    return pl.Series("is_consensus", joined["_chosen"].fill_null(False).to_list(), dtype=pl.Boolean).alias(
+        "is_consensus"
+    )
+
+
+def weighted_spearman(x: pl.Series, y: pl.Series, weights: pl.Series) -> float | None:
+    """Spearman's rho with each pair counted `weight` times (per occurrence): the weighted Pearson
+    correlation of the ranks."""
+    import numpy as np
+
+    rx, ry = x.rank("average").to_numpy(), y.rank("average").to_numpy()
+    w = weights.to_numpy()
+    if w.sum() <= 0:
+        return None
+    mx, my = np.average(rx, weights=w), np.average(ry, weights=w)
+    cov = np.average((rx - mx) * (ry - my), weights=w)
+    sx, sy = np.sqrt(np.average((rx - mx) ** 2, weights=w)), np.sqrt(np.average((ry - my) ** 2, weights=w))
+    return float(cov / (sx * sy)) if sx > 0 and sy > 0 else None
+
+
+def _gold_summary_row(gold_set: str, system: str, group: pl.DataFrame) -> dict:
     hyps, refs = group["text_fr"].fill_null("").to_list(), [group["reference"].to_list()]
     weight = group["n_occurrences"].fill_null(0)
     total = int(weight.sum())
@@ -142,6 +216,7 @@ def _gold_summary_row(system: str, group: pl.DataFrame) -> dict:
 
     gold_high, high = group["gold_high"], group["tier"] == "high"
     return {
+        "gold_set": gold_set,
         "system": system,
         "pairs": group.height,
         "chrf": CHRF().corpus_score(hyps, refs).score,

@@ -47,16 +47,32 @@ class ScoringReport:
 
 
 def translation_pairs(warehouse: Warehouse) -> pl.DataFrame:
-    """The latest successful translation per (segment, system) with its English source."""
-    return warehouse.sql(
+    """The latest successful translation per (segment, system) with its English source, and the words
+    the engine marked unknown (null where it marks none)."""
+    pairs = warehouse.sql(
         """
-        SELECT t.segment_id, t.system, t.system_version, s.kind, s.text_en, t.text_fr, t.spans_ok
+        SELECT t.*, s.kind, s.text_en
         FROM translations t JOIN segments s USING (segment_id)
         WHERE t.error IS NULL
         QUALIFY row_number() OVER (PARTITION BY t.segment_id, t.system ORDER BY t.created_at DESC) = 1
         ORDER BY t.system, t.segment_id
         """
-    ).cast(PAIRS_SCHEMA)  # type: ignore[arg-type]
+    )
+    marks = (
+        pairs["unknown_words"]
+        if "unknown_words" in pairs.columns  # files written before engines' marks were kept
+        else pl.Series("unknown_words", [None] * pairs.height, pl.List(pl.String()))
+    )
+    if "context_key" in pairs.columns:
+        # a short segment translated in other contexts is another text under the same engine version:
+        # the scores' cache key (segment, system, system_version) must tell them apart
+        pairs = pairs.with_columns(
+            pl.when(pl.col("context_key").fill_null("") != "")
+            .then(pl.concat_str("system_version", pl.lit(" ctx:"), "context_key"))
+            .otherwise(pl.col("system_version"))
+            .alias("system_version")
+        )
+    return pairs.select(list(PAIRS_SCHEMA)).cast(PAIRS_SCHEMA).with_columns(marks)  # type: ignore[arg-type]
 
 
 def build_signals(config: QualityConfig) -> list[QualitySignal]:
@@ -70,6 +86,8 @@ def score_translations(warehouse: Warehouse, config: QualityConfig, batch_rows: 
     status_rows = []
     for signal in build_signals(config):
         signal_started = time.perf_counter()
+        if hasattr(signal, "bind"):  # compares with the other systems' translations (consensus)
+            signal.bind(pairs)
         availability = signal.availability()
         weight = config.weights.get(signal.name, 0.0)
         if not availability.ok:

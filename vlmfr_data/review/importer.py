@@ -285,7 +285,7 @@ def import_review_file(warehouse: Warehouse, path: Path, skip_hashes: set[str] |
         pl.lit(now).alias("created_at"),
     )
     # translations first: a crash before the reviews are written lets the same file import again
-    warehouse.append("translations", human.select(list(TRANSLATIONS.schema)), partition=HUMAN_SYSTEM)
+    warehouse.append("translations", TRANSLATIONS.conform(human), partition=HUMAN_SYSTEM)
     warehouse.append("expert_reviews", frame.select(list(EXPERT_REVIEWS.schema)), partition=outcome.file_hash)
     outcome.reviews = frame.height
     outcome.human_translations = human.height
