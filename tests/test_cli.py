@@ -142,12 +142,13 @@ path = "refs.csv"
     assert gold["reference"].to_list() == ["bonjour"] and without == ["vqa"]
 
 
-def test_default_config_uses_the_shipped_easy_vqa_gold() -> None:
+def test_default_config_uses_the_shipped_gold_sets() -> None:
     from vlmfr_data.config import default_config
     from vlmfr_data.quality.gold import load_configured_gold
 
     gold, without = load_configured_gold(default_config())
-    assert gold.height == 120 and without == []
+    sizes = dict(gold.group_by("gold_set").len().iter_rows())
+    assert sizes == {"easy_vqa": 120, "captions_dev": 170} and without == []
 
 
 def test_report_names_datasets_without_gold(tmp_path: Path) -> None:
