@@ -16,7 +16,7 @@ from dagster_dask import dask_executor
 # the unpartitioned steps after translation: score -> combine -> French samples -> gold (a diamond of
 # independent work that an executor can spread over processes or machines)
 QUALITY_SELECTION = dg.AssetSelection.assets(
-    *("sample_segments", "dataset_segments", "segments"),
+    *("sample_segments", "dataset_segments", "segments", "segment_contexts"),
     *("quality_scores", "quality_signals", "translation_quality", "french_samples"),
     *("gold_pairs", "gold_summary", "signal_correlations", "threshold_ablation"),
 )

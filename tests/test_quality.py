@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import write_json
+from tests.conftest import fixture_translations, write_json
 from tests.test_mt import needs_apertium
-from vlmfr_data.catalog import TRANSLATIONS
 from vlmfr_data.config import DatasetConfig, MTSystemConfig
 from vlmfr_data.corpora import export_corpus
 from vlmfr_data.ingest import ingest_dataset
@@ -161,24 +159,6 @@ LLAVA = [
 ]
 
 
-def _fixture_translations(warehouse: Warehouse, system: str, rows: dict[str, str]) -> None:
-    """Translation rows as a (hypothetical) second MT system produced them, to test selection and gates."""
-    seg = warehouse.read("segments").select("segment_id", "text_en")
-    frame = seg.with_columns(
-        pl.col("text_en").replace_strict(rows, default=None).alias("text_fr"),
-        pl.lit(system).alias("system"),
-        pl.lit("fixture-1").alias("system_version"),
-        pl.lit(0.0).alias("seconds"),
-        pl.lit(None, pl.String).alias("error"),
-        pl.lit(True).alias("spans_ok"),
-        pl.lit([], pl.List(pl.String)).alias("span_problems"),
-        pl.lit("b0").alias("batch_id"),
-        pl.lit(datetime.now(UTC)).alias("created_at"),
-    ).drop_nulls("text_fr")
-    frame = TRANSLATIONS.conform(frame)
-    warehouse.append("translations", frame, partition=system)
-
-
 @needs_apertium
 def test_end_to_end_tiers_best_system_and_corpora(tmp_path: Path, images: Path, warehouse: Warehouse) -> None:
     path = write_json(tmp_path / "llava.json", LLAVA)
@@ -187,7 +167,7 @@ def test_end_to_end_tiers_best_system_and_corpora(tmp_path: Path, images: Path, 
     build_segments(warehouse)
     translate_segments(warehouse, create_system(MTSystemConfig("apertium", "apertium")))
     # a second system: perfect on two segments, an English copy on a third
-    _fixture_translations(
+    fixture_translations(
         warehouse,
         "human",
         {
@@ -280,12 +260,20 @@ def test_end_to_end_tiers_best_system_and_corpora(tmp_path: Path, images: Path, 
     assert dict(pairs.select("text_en", "n_occurrences").unique().iter_rows()) == {
         t: counts[t] for t in ("What color is the shape?", "The circle is blue.")
     }
+    # the oracle takes the best gold chrF per segment; consensus the most agreeing translation
+    oracle = pairs.sort(["segment_id", "chrf", "system"], descending=[False, True, False]).unique(
+        "segment_id", keep="first"
+    )
+    chosen = {
+        "selected": pairs.filter(pl.col("is_best")),
+        "oracle": oracle,
+        "consensus": pairs.filter("is_consensus"),
+    }
+    assert set(summary) == {"apertium", "human", *chosen}
+    assert summary["oracle"]["chrf"] == pytest.approx(100.0)  # the human references are perfect here
+    assert pairs.filter("is_consensus")["segment_id"].n_unique() == pairs["segment_id"].n_unique() == 2
     for system, row in summary.items():
-        rows = (
-            pairs.filter(pl.col("is_best"))
-            if system == "selected"
-            else pairs.filter(pl.col("system") == system)
-        )
+        rows = chosen.get(system, pairs.filter(pl.col("system") == system))
         weights = rows["n_occurrences"]
         assert row["occurrences"] == weights.sum()
         expected = (rows["gold_high"].cast(pl.Int64) * weights).sum() / weights.sum()
@@ -382,7 +370,7 @@ def test_scoring_reports_progress(warehouse: Warehouse, caplog: pytest.LogCaptur
         "segments",
         segments_from_texts(["one red circle", "two blue squares", "a green shape"]),
     )
-    _fixture_translations(
+    fixture_translations(
         warehouse,
         "manual",
         {

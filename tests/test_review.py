@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from tests.conftest import write_json
-from vlmfr_data.catalog import TRANSLATIONS
+from tests.conftest import fixture_translations, write_json
 from vlmfr_data.config import DatasetConfig
 from vlmfr_data.ingest import ingest_dataset
 from vlmfr_data.quality.config import QualityConfig
@@ -77,22 +75,6 @@ QUALITY = QualityConfig(
 )
 
 
-def _translations(warehouse: Warehouse, system: str, rows: dict[str, str]) -> None:
-    segments = warehouse.read("segments").select("segment_id", "text_en")
-    frame = segments.with_columns(
-        pl.col("text_en").replace_strict(rows, default=None).alias("text_fr"),
-        pl.lit(system).alias("system"),
-        pl.lit("v1").alias("system_version"),
-        pl.lit(0.0).alias("seconds"),
-        pl.lit(None, pl.String).alias("error"),
-        pl.lit(True).alias("spans_ok"),
-        pl.lit([], pl.List(pl.String)).alias("span_problems"),
-        pl.lit("b0").alias("batch_id"),
-        pl.lit(datetime.now(UTC)).alias("created_at"),
-    ).drop_nulls("text_fr")
-    warehouse.append("translations", TRANSLATIONS.conform(frame), partition=system)
-
-
 def _recut(warehouse: Warehouse) -> pl.DataFrame:
     score_translations(warehouse, QUALITY)
     quality = combine_scores(warehouse, QUALITY)
@@ -121,8 +103,8 @@ def base_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     build_sample_segments(warehouse, "toy")
     build_segments(warehouse)
-    _translations(warehouse, "mt_a", SYSTEM_A)
-    _translations(warehouse, "mt_b", SYSTEM_B)
+    fixture_translations(warehouse, "mt_a", SYSTEM_A, version="v1")
+    fixture_translations(warehouse, "mt_b", SYSTEM_B, version="v1")
     _recut(warehouse)
     # the review tables exist (empty) in the copy each test starts from: a first write of a table
     # rewrites the DuckDB views file, which would otherwise happen again in every test
@@ -591,7 +573,9 @@ def test_review_assets_materialize_inbox_and_queue(warehouse: Warehouse, tmp_pat
 
 
 def test_a_human_row_without_review_is_ranked_like_any_system(warehouse: Warehouse) -> None:
-    _translations(warehouse, "human", {"no": "non", "The circle is blue.": "The circle is blue."})
+    fixture_translations(
+        warehouse, "human", {"no": "non", "The circle is blue.": "The circle is blue."}, version="v1"
+    )
     quality = combine_scores(warehouse, QUALITY)
     human = quality.filter(pl.col("system") == "human").sort("text_fr")
     assert human["combined"].to_list() != [1.0, 1.0]  # no review: the signals decide, and gates apply

@@ -67,10 +67,11 @@ class GoldConfig:
         self.name = self.name or self.dataset
 
 
-SHIPPED_GOLD = {"easy_vqa": "gold_easy_vqa_fr.csv"}  # dataset format -> file under vlmfr_data/data/
+SHIPPED_DATA = Path(__file__).resolve().parent / "data"  # data files shipped in the package
+SHIPPED_GOLD = {"easy_vqa": "gold_easy_vqa_fr.csv"}  # dataset format -> file under SHIPPED_DATA
 # The caption development gold (170 sentences written for this project, see its .md): shipped as a
 # `sentences` dataset of the default config, and as that dataset's gold.
-CAPTION_GOLD = Path(__file__).resolve().parent / "data" / "gold_captions_fr.csv"
+CAPTION_GOLD = SHIPPED_DATA / "gold_captions_fr.csv"
 
 
 @dataclass

@@ -297,6 +297,7 @@ def build_segment_contexts(
 
     One DuckDB window query over `sample_segments` (out of core, so memory stays flat as data grows).
     """
+    contexts = pl.DataFrame(schema=SEGMENT_CONTEXTS.schema)
     if max_words > 0 and per_segment > 0:
         contexts = warehouse.sql(
             f"""
@@ -324,12 +325,6 @@ def build_segment_contexts(
             ORDER BY c.segment_id, rank
             """
         )
-    else:
-        contexts = pl.DataFrame()
-    contexts = (
-        pl.DataFrame(contexts, schema=SEGMENT_CONTEXTS.schema)
-        if contexts.height
-        else pl.DataFrame(schema=SEGMENT_CONTEXTS.schema)
-    )
-    warehouse.write_partition("segment_contexts", contexts.cast(SEGMENT_CONTEXTS.schema))  # type: ignore[arg-type]
+    contexts = contexts.cast(SEGMENT_CONTEXTS.schema)  # type: ignore[arg-type]
+    warehouse.write_partition("segment_contexts", contexts)
     return contexts

@@ -10,18 +10,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from pathlib import Path
 
-from vlmfr_data.config import DatasetConfig
+from vlmfr_data.config import SHIPPED_DATA, DatasetConfig
 from vlmfr_data.datasets.base import RawBatch, resolve_files
 
 KINDS = {"caption": "gpt", "answer": "gpt", "question": "human"}
-SHIPPED = Path(__file__).resolve().parent.parent / "data"
-
-
-def shipped_file(name: str) -> Path:
-    """A data file shipped with the package (`package:<name>` in a path)."""
-    return SHIPPED / name
 
 
 class Sentences:
@@ -33,7 +26,7 @@ class Sentences:
     def batches(self, config: DatasetConfig, split: str, batch_records: int) -> Iterator[RawBatch]:
         spec = config.paths.get("csv", "")
         if spec.startswith("package:"):
-            files = [shipped_file(spec.removeprefix("package:").replace("{split}", split))]
+            files = [SHIPPED_DATA / spec.removeprefix("package:").replace("{split}", split)]
         else:
             files = resolve_files(config, "csv", split)
         for path in files:

@@ -70,8 +70,7 @@ def with_contexts(warehouse: Warehouse, segments: pl.DataFrame) -> pl.DataFrame:
     )
     contexts = contexts.with_columns(
         pl.col("contexts_en")
-        .list.join("\n")
-        .map_elements(lambda joined: context_key(joined.split("\n")), return_dtype=pl.String)
+        .map_elements(lambda contexts: context_key(contexts.to_list()), return_dtype=pl.String)
         .alias("context_key")
     )
     return segments.join(contexts, on="segment_id", how="left").with_columns(
@@ -83,15 +82,16 @@ def pending_segments(warehouse: Warehouse, system: MTSystem, segments: pl.DataFr
     """Segments without a successful translation by this system version (in these contexts)."""
     con = warehouse.connect()
     try:
+        # rows written before contexts existed have no key (a file set without the column at all, too)
+        columns = {row[0] for row in con.execute("DESCRIBE translations").fetchall()}
+        key = "coalesce(context_key, '')" if "context_key" in columns else "''"
         done = con.execute(
-            "SELECT * FROM translations WHERE system = ? AND system_version = ? AND error IS NULL",
+            f"SELECT segment_id, {key} AS context_key FROM translations "
+            "WHERE system = ? AND system_version = ? AND error IS NULL",
             [system.name, system.version],
         ).pl()
     finally:
         con.close()
-    # rows written before contexts existed have no key (a file set without the column at all, too)
-    key = pl.col("context_key").fill_null("") if "context_key" in done.columns else pl.lit("")
-    done = done.select("segment_id", key.alias("context_key"))
     if "context_key" not in segments.columns:
         segments = segments.with_columns(pl.lit("").alias("context_key"))
     return segments.join(done, on=["segment_id", "context_key"], how="anti")
@@ -158,16 +158,16 @@ def translate_batch(system: MTSystem, batch: pl.DataFrame) -> pl.DataFrame:
         )
     sentence_case = getattr(system, "context_style", "source") == "sentence"
     masked: list[Masked] = []
-    owners: list[tuple[int, int]] = []  # per engine input: (row, -1 alone | context index)
+    owners: list[tuple[int, bool]] = []  # per engine input: (row, inside a context)
     for row, (text, spans, contexts) in enumerate(
         batch.select("text_en", "protected_spans", "contexts_en").iter_rows()
     ):
         masked.append(mask(text, spans or [], system.masked_kinds, system.sentinel))
-        owners.append((row, -1))
-        for index, context_text in enumerate(contexts or []):
+        owners.append((row, False))
+        for context_text in contexts or []:
             combined = in_context(context_text, text, sentence_case)
             masked.append(mask(combined, protected_spans(combined), system.masked_kinds, system.sentinel))
-            owners.append((row, index))
+            owners.append((row, True))
     batch_id = f"{time.time_ns():x}"
     outputs, marks, errors, seconds = _run_engine(system, masked)
     restored = [_restore_checked(out, m) for out, m in zip(outputs, masked, strict=True)]
@@ -180,11 +180,11 @@ def translate_batch(system: MTSystem, batch: pl.DataFrame) -> pl.DataFrame:
     candidates: list[list[str | None] | None] = [None] * n
     span_marks: list[list[str] | None] = [None] * n
     sources = batch["text_en"].to_list()
-    for (row, index), (text, flag), error, mark, second in zip(
+    for (row, in_a_context), (text, flag), error, mark, second in zip(
         owners, restored, errors, marks, seconds, strict=True
     ):
         row_seconds[row] += second
-        if index < 0:
+        if not in_a_context:
             texts[row], flags[row], row_errors[row], unknown[row] = text, list(flag), error, mark
         else:
             span = recover_span(text, sources[row])

@@ -34,8 +34,9 @@ def agreement(pairs: pl.DataFrame) -> list[float | None]:
 class Consensus(Static):
     name = "consensus"
     description = (
-        "value = mean chrF (sacrebleu chrF2, lower-cased) of the translation against every other "
-        "system's translation of the segment (0..100); score = value / 100; null with no other system"
+        "value = weighted mean chrF (sacrebleu chrF2, lower-cased) of the translation against the other "
+        "systems' translations of the segment (0..100; a system on the same backend counts "
+        "`same_backend_weight` times, default 0); score = value / 100; null with no other system that counts"
     )
 
     def __init__(self, backends: dict[str, str] | None = None, same_backend_weight: float = 0.0) -> None:

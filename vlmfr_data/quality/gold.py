@@ -106,7 +106,7 @@ def evaluate_against_gold(
     pairs = pairs.with_columns((pl.col("chrf") >= gold_high_chrf).alias("gold_high"))
     if "gold_set" not in pairs.columns:
         pairs = pairs.with_columns(pl.lit("gold").alias("gold_set"))
-    pairs = pairs.with_columns(_consensus_choice(pairs)).select(list(GOLD_PAIRS.schema))
+    pairs = with_consensus_choice(pairs).select(list(GOLD_PAIRS.schema))
     groups = []
     for (gold_set,), in_set in pairs.group_by("gold_set", maintain_order=True):
         groups += [
@@ -172,22 +172,20 @@ def evaluate_against_gold(
     return {"pairs": pairs, "summary": summary, "correlations": correlations, "ablation": ablation}
 
 
-def _consensus_choice(pairs: pl.DataFrame) -> pl.Expr:
-    """`is_consensus`: per segment, the translation with the highest mean chrF against the other
-    systems' translations (chrF minimum Bayes risk); ties go to the first system by name."""
+def with_consensus_choice(pairs: pl.DataFrame) -> pl.DataFrame:
+    """`pairs` plus `is_consensus`: per segment, the translation with the highest mean chrF against the
+    other systems' translations (chrF minimum Bayes risk, every system counted alike); ties go to the
+    first system by name."""
     from vlmfr_data.quality.consensus import agreement
 
-    values = agreement(pairs.select("segment_id", "system", "text_fr"))
-    best = (
-        pairs.select("segment_id", "system")
-        .with_columns(pl.Series("_agreement", values, dtype=pl.Float64).fill_null(0.0))
-        .sort(["segment_id", "_agreement", "system"], descending=[False, True, False])
-        .unique("segment_id", keep="first")
-        .select("segment_id", "system", pl.lit(True).alias("_chosen"))
+    ranked = pairs.with_columns(
+        pl.Series("_agreement", agreement(pairs), dtype=pl.Float64).fill_null(0.0)
+    ).sort(["segment_id", "_agreement", "system"], descending=[False, True, False])
+    best = ranked.unique("segment_id", keep="first").select(
+        "segment_id", "system", pl.lit(True).alias("is_consensus")
     )
-    joined = pairs.select("segment_id", "system").join(best, on=["segment_id", "system"], how="left")
-    return pl.Series("is_consensus", joined["_chosen"].fill_null(False).to_list(), dtype=pl.Boolean).alias(
-        "is_consensus"
+    return pairs.join(best, on=["segment_id", "system"], how="left").with_columns(
+        pl.col("is_consensus").fill_null(False)
     )
 
 
