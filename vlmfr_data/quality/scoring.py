@@ -163,6 +163,14 @@ def assign_tier(combined: pl.Expr, gated: pl.Expr, thresholds: dict[str, float])
 
 def combine_scores(warehouse: Warehouse, config: QualityConfig) -> pl.DataFrame:
     """Write `translation_quality`: combined score, gates, tier and the best system per segment."""
+    quality = rank_translations(warehouse, config)
+    warehouse.write_partition("translation_quality", quality)
+    return quality
+
+
+def rank_translations(warehouse: Warehouse, config: QualityConfig) -> pl.DataFrame:
+    """`translation_quality` rows from the current scores under `config` (weights, thresholds), without
+    writing them: what `combine_scores` writes, and what a calibration compares across weights."""
     pairs = translation_pairs(warehouse)
     current = (
         warehouse.read("quality_signals").filter(pl.col("status") == "ok").select("signal", "signal_version")
@@ -210,9 +218,7 @@ def combine_scores(warehouse: Warehouse, config: QualityConfig) -> pl.DataFrame:
     quality = quality.join(
         best_keys.with_columns(pl.lit(True).alias("is_best")), on=["segment_id", "system"], how="left"
     ).with_columns(pl.col("is_best").fill_null(False))
-    quality = quality.select(list(TRANSLATION_QUALITY.schema))
-    warehouse.write_partition("translation_quality", quality)
-    return quality
+    return quality.select(list(TRANSLATION_QUALITY.schema))
 
 
 def expert_review_effects(warehouse: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:

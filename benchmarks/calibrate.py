@@ -1,0 +1,109 @@
+"""Weights of the combined score, calibrated on both shipped gold sets together (never on one alone).
+
+    VLMFR_HOME=/path/to/home .venv/bin/python benchmarks/calibrate.py [--top 8]
+
+Needs a home where `score` and `evaluate_gold` ran (the demo's). For each point of a small grid over
+the weights of the meaning and agreement signals it re-ranks the translations from the stored scores
+(`rank_translations`, nothing is written) and measures, per gold set:
+- easy-vqa: the share of answer and question occurrences whose chosen translation is gold-high;
+- captions: the corpus chrF of the chosen translations;
+- the combined score's Spearman with sentence chrF within each engine (the weakest engine is reported).
+The objective is the mean of the easy-vqa share and the caption chrF / 100. Per setting it also gives
+the lowest `high` cut (the most data kept) at which the chosen translations above it reach a gold
+precision of 0.95 per occurrence over both sets together (what training on `high` sees), and the share
+of gold occurrences that cut keeps. The two sets are development data: these figures are optimistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+import polars as pl
+from sacrebleu.metrics import CHRF
+from scipy.stats import spearmanr
+
+from vlmfr_data.config import load_config
+from vlmfr_data.quality.config import QualityConfig
+from vlmfr_data.quality.scoring import rank_translations
+from vlmfr_data.store import Warehouse
+
+GRID = {
+    "consensus": [0.0, 1.5, 3.0, 4.5],
+    "use_similarity": [1.0, 2.0, 3.0],
+    "round_trip_chrf": [1.0, 2.0, 3.0],
+    "engine_unknown_words": [0.0, 2.0],
+    "french_lexicon": [0.75, 1.5],
+}
+PRECISION = 0.95
+
+
+def measure(quality: pl.DataFrame, gold: pl.DataFrame) -> dict[str, float]:
+    joined = gold.join(
+        quality.select("segment_id", "system", "combined", "is_best"), on=["segment_id", "system"]
+    )
+    chosen = joined.filter("is_best")
+    vqa = chosen.filter(pl.col("gold_set") == "easy_vqa")
+    captions = chosen.filter(pl.col("gold_set") == "captions_dev")
+    share = float((vqa["gold_high"].cast(pl.Int64) * vqa["n_occurrences"]).sum() / vqa["n_occurrences"].sum())
+    chrf = (
+        CHRF()
+        .corpus_score(captions["text_fr"].fill_null("").to_list(), [captions["reference"].to_list()])
+        .score
+    )
+    within = []
+    for (_, _), group in joined.drop_nulls("combined").group_by("gold_set", "system"):
+        if group["combined"].n_unique() > 1:
+            within.append(float(spearmanr(group["combined"], group["chrf"])[0]))
+    cut, kept = lowest_cut(chosen)
+    return {
+        "vqa_gold_high_occ": share,
+        "captions_chrf": chrf,
+        "min_within_spearman": min(within),
+        "high_cut": cut,
+        "high_occ_kept": kept,
+        "objective": (share + chrf / 100) / 2,
+    }
+
+
+def lowest_cut(chosen: pl.DataFrame) -> tuple[float | None, float]:
+    """The lowest cut whose kept chosen translations reach PRECISION per occurrence, and the share of
+    occurrences it keeps (None, 0.0 when no cut does)."""
+    weight = chosen["n_occurrences"].fill_null(0)
+    for cut in [round(0.5 + 0.01 * i, 2) for i in range(50)]:
+        keep = chosen["combined"].fill_null(-1.0) >= cut
+        kept = (weight * keep.cast(pl.Int64)).sum()
+        if (
+            kept
+            and (chosen["gold_high"].cast(pl.Int64) * weight * keep.cast(pl.Int64)).sum() / kept >= PRECISION
+        ):
+            return cut, float(kept / weight.sum())
+    return None, 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--top", type=int, default=8)
+    args = parser.parse_args()
+    warehouse = Warehouse()
+    base = QualityConfig.from_dict(load_config().quality)
+    gold = warehouse.read("gold_pairs").select(
+        "gold_set", "segment_id", "system", "text_fr", "reference", "chrf", "gold_high", "n_occurrences"
+    )
+    rows = []
+    for values in itertools.product(*GRID.values()):
+        weights = {**base.weights, **dict(zip(GRID, values, strict=True))}
+        config = QualityConfig(signals=base.signals, weights=weights, thresholds=base.thresholds)
+        rows.append(
+            {**dict(zip(GRID, values, strict=True)), **measure(rank_translations(warehouse, config), gold)}
+        )
+    table = pl.DataFrame(rows).sort("objective", descending=True)
+    default = table.filter(*(pl.col(k) == base.weights.get(k, 0.0) for k in GRID))
+    with pl.Config(tbl_rows=args.top + 2, tbl_cols=20, tbl_width_chars=200):
+        print(
+            f"{len(rows)} weight settings; the default:\n{default}\nbest {args.top}:\n{table.head(args.top)}"
+        )
+
+
+if __name__ == "__main__":
+    main()
