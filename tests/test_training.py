@@ -374,3 +374,29 @@ def test_hf_llava_trains_and_reloads_its_adapter(store: Warehouse, corpus: Path,
     test = store.read("samples").filter(pl.col("split") == "test").head(3)
     answers = predictor.answer(test["image"].to_list(), ["What color is the shape ?"] * 3, batch_size=2)
     assert len(answers) == 3 and predictor.version != load_predictor(base).version
+
+
+def test_a_checkpoint_swap_interrupted_between_its_renames_is_restored(tmp_path: Path) -> None:
+    from training.checkpoints import TRAINER_STATE, atomic_dir, load_trainer_state
+
+    final = tmp_path / ".run.checkpoint"
+    atomic_dir(final, lambda staging: torch.save({"step": 1}, staging / TRAINER_STATE))
+    atomic_dir(final, lambda staging: torch.save({"step": 2}, staging / TRAINER_STATE))
+    assert load_trainer_state(final)["step"] == 2  # type: ignore[index]
+    assert [p.name for p in tmp_path.iterdir()] == [final.name]  # the old version is gone
+    # the fallback swap (no atomic exchange) killed after moving the old version aside
+    final.rename(tmp_path / f".{final.name}.old-1234abcd")  # what atomic_dir names the old version
+    assert load_trainer_state(final)["step"] == 2  # type: ignore[index]
+    assert [p.name for p in tmp_path.iterdir()] == [final.name]
+
+
+def test_a_checkpoint_swap_without_atomic_exchange_still_replaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training.checkpoints as checkpoints
+
+    monkeypatch.setattr(checkpoints, "_exchange", lambda a, b: False)  # a system without renameat2
+    final = tmp_path / "model"
+    checkpoints.atomic_dir(final, lambda staging: (staging / "v").write_text("1"))
+    checkpoints.atomic_dir(final, lambda staging: (staging / "v").write_text("2"))
+    assert (final / "v").read_text() == "2" and [p.name for p in tmp_path.iterdir()] == ["model"]

@@ -8,6 +8,7 @@ resumed run continues exactly where the interrupted one stopped (same weights at
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -26,14 +27,45 @@ ADAPTER = "adapter"
 TRAINER_STATE = "trainer_state.pt"
 
 
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux `renameat2(RENAME_EXCHANGE)`); False where the
+    system or filesystem cannot, and nothing moved."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def restore_interrupted(final: Path) -> None:
+    """Undo a kill inside `atomic_dir`'s fallback swap. Without an atomic exchange, a folder cannot be
+    renamed onto a non-empty one, so the swap takes two renames (old version aside, new one in); a kill
+    between them leaves only the old version, as `.<name>.old-*`: it goes back in place. Leftover old
+    versions beside a `final` go."""
+    final = Path(final)
+    olds = sorted(final.parent.glob(f".{final.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds and not final.exists():
+        os.replace(olds.pop(), final)
+    for old in olds:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def atomic_dir(final: Path, write: Any) -> Path:
     """`write(staging)` fills a fresh sibling folder, which then replaces `final` by rename."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    restore_interrupted(final)
     staging = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
         write(staging)
+        # replacing a folder: one atomic exchange where the system has it (a kill never finds `final`
+        # missing; `staging` then holds the old version), else two renames (see restore_interrupted)
+        if final.exists() and _exchange(staging, final):
+            return final
         trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
         if final.exists():
             os.replace(final, trash)
@@ -210,6 +242,7 @@ def load_trained_weights(model: Any, folder: Path) -> None:
 
 
 def load_trainer_state(checkpoint_dir: Path) -> dict[str, Any] | None:
+    restore_interrupted(Path(checkpoint_dir))
     path = Path(checkpoint_dir) / TRAINER_STATE
     if not path.exists():
         return None
