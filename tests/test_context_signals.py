@@ -245,3 +245,32 @@ def test_segment_contexts_rank_what_a_short_segment_follows(tmp_path: Path, imag
         ("red", 1, "What color is it?", 1),
     ]  # the 6-word answer is not short; the questions have nothing before them
     assert contexts.height == 3
+
+
+@pytest.mark.parametrize("family", ["marian", "llama"])
+def test_hf_backends_translate_short_segments_in_context(tmp_path: Path, family: str) -> None:
+    """The real loading and generation path of both HF backends (tiny random models built here): each
+    context is one more engine input, written as a sentence, and the span of each output is recovered
+    (a random model's output is noise: what is checked is the mechanism, output by output)."""
+    from tests.tiny_models import tiny_llama, tiny_marian
+
+    path = (tiny_marian if family == "marian" else tiny_llama)(tmp_path / family)
+    backend = "hf_seq2seq" if family == "marian" else "hf_causal"
+    system = create_system(MTSystemConfig(family, backend, {"model": str(path), "max_new_tokens": 8}))
+    seen: list[str] = []
+    translate = system.translate
+
+    def recording(texts: list[str]) -> list[str]:
+        seen.extend(texts)
+        return translate(texts)
+
+    system.translate = recording  # type: ignore[method-assign]
+    contexts = ["what color is the shape?", "is there a circle?"]
+    rows = translate_batch(system, _batch("red", contexts, [2, 1]))
+    assert seen == ["red", "What color is the shape? Red.", "Is there a circle? Red."]
+    from vlmfr_data.mt.tidy import tidy
+
+    outputs = [tidy(out) for out in translate(seen)]  # what the runner does to every output
+    expected = [recover_span(out, "red") for out in outputs[1:]]
+    assert rows["candidates_fr"].to_list() == [expected]
+    assert rows["text_fr"].to_list() == [vote(expected, [2, 1]) or outputs[0]]
