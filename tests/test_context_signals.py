@@ -274,3 +274,26 @@ def test_hf_backends_translate_short_segments_in_context(tmp_path: Path, family:
     expected = [recover_span(out, "red") for out in outputs[1:]]
     assert rows["candidates_fr"].to_list() == [expected]
     assert rows["text_fr"].to_list() == [vote(expected, [2, 1]) or outputs[0]]
+
+
+@needs_catalan
+def test_round_trip_goes_back_through_another_engine_than_the_producer() -> None:
+    from vlmfr_data.quality.round_trip import RoundTripChrF
+
+    producers = {
+        "ap_es": {"backend": "apertium", "modes": ["eng-spa", "es-fr"]},
+        "ap_cat": {"backend": "apertium", "modes": ["eng-cat", "cat-fra"]},
+        "llm": {"backend": "hf_causal", "modes": None},
+    }
+    signal = RoundTripChrF(producers=producers)
+    assert signal.back_system("ap_es").name == "apertium_cat_fr_en"  # not its own fr-es | spa-eng
+    assert signal.back_system("ap_cat").name == "apertium_fr_en"
+    assert signal.back_system("llm").name == "apertium_fr_en"  # no reverse of its own: the first
+    scores = signal.score(_pairs([("s", "ap_es", "ne"), ("s", "ap_cat", "ne")]))
+    assert scores["detail"].str.split(":").list.first().to_list() == ["apertium_cat_fr_en", "apertium_fr_en"]
+    # one configured engine (the older option) serves every translation
+    one = RoundTripChrF(
+        back_translation={"name": "only", "backend": "apertium", "options": {"modes": ["fr-es", "spa-eng"]}},
+        producers=producers,
+    )
+    assert {one.back_system(p).name for p in producers} == {"only"}

@@ -57,10 +57,21 @@ class StageReport:
 
 def _quality(config: ProjectConfig) -> QualityConfig:
     quality = QualityConfig.from_dict(config.quality)
-    if "consensus" in quality.signals:  # which engine each system runs on: agreement across engines
+    # which engine each system runs on: agreement and back-translation across engines
+    if "consensus" in quality.signals:
         quality.signals["consensus"] = {
             "backends": {s.name: s.backend for s in config.mt_systems},
             **quality.signals["consensus"],
+        }
+    if "round_trip_chrf" in quality.signals:
+        from vlmfr_data.mt import create_system  # building a system is cheap: engines load on first use
+
+        quality.signals["round_trip_chrf"] = {
+            "producers": {
+                s.name: {"backend": s.backend, "modes": getattr(create_system(s), "modes", None)}
+                for s in config.mt_systems
+            },
+            **quality.signals["round_trip_chrf"],
         }
     return quality
 
