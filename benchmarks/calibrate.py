@@ -35,6 +35,8 @@ GRID = {
     "engine_unknown_words": [0.0, 2.0],
     "french_lexicon": [0.75, 1.5],
 }
+# Opt-in signals join the grid when the home scored them (their weight 0 means "left out").
+OPT_IN_GRID = {"translation_likelihood": [0.0, 1.0, 2.0, 4.0]}
 PRECISION = 0.95
 
 
@@ -90,15 +92,17 @@ def main() -> None:
     gold = warehouse.read("gold_pairs").select(
         "gold_set", "segment_id", "system", "text_fr", "reference", "chrf", "gold_high", "n_occurrences"
     )
+    scored = set(warehouse.read("quality_signals").filter(pl.col("status") == "ok")["signal"].to_list())
+    grid = {**GRID, **{name: values for name, values in OPT_IN_GRID.items() if name in scored}}
     rows = []
-    for values in itertools.product(*GRID.values()):
-        weights = {**base.weights, **dict(zip(GRID, values, strict=True))}
+    for values in itertools.product(*grid.values()):
+        weights = {**base.weights, **dict(zip(grid, values, strict=True))}
         config = QualityConfig(signals=base.signals, weights=weights, thresholds=base.thresholds)
         rows.append(
-            {**dict(zip(GRID, values, strict=True)), **measure(rank_translations(warehouse, config), gold)}
+            {**dict(zip(grid, values, strict=True)), **measure(rank_translations(warehouse, config), gold)}
         )
     table = pl.DataFrame(rows).sort("objective", descending=True)
-    default = table.filter(*(pl.col(k) == base.weights.get(k, 0.0) for k in GRID))
+    default = table.filter(*(pl.col(k) == base.weights.get(k, 0.0) for k in grid))
     with pl.Config(tbl_rows=args.top + 2, tbl_cols=20, tbl_width_chars=200):
         print(
             f"{len(rows)} weight settings; the default:\n{default}\nbest {args.top}:\n{table.head(args.top)}"

@@ -73,6 +73,12 @@ def _quality(config: ProjectConfig) -> QualityConfig:
             },
             **quality.signals["round_trip_chrf"],
         }
+    if "translation_likelihood" in quality.signals:
+        # an LM's own translations are the likeliest text to it: the signal skips them
+        quality.signals["translation_likelihood"] = {
+            "models": {s.name: s.options.get("model") for s in config.mt_systems},
+            **quality.signals["translation_likelihood"],
+        }
     return quality
 
 

@@ -67,6 +67,7 @@ SIGNALS: Registry[QualitySignal] = Registry(
         "repetition": "vlmfr_data.quality.heuristics:Repetition",
         "round_trip_chrf": "vlmfr_data.quality.round_trip:RoundTripChrF",
         "source_copy": "vlmfr_data.quality.heuristics:SourceCopy",
+        "translation_likelihood": "vlmfr_data.quality.likelihood:TranslationLikelihood",
         "spans_intact": "vlmfr_data.quality.heuristics:SpansIntact",
         "use_similarity": "vlmfr_data.quality.similarity:USESimilarity",
     },
