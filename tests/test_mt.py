@@ -290,6 +290,17 @@ def test_apertium_mixed_sentences_and_fragments_stay_aligned() -> None:
 
 
 @needs_apertium
+def test_apertium_segment_ending_in_an_abbreviation_dot_does_not_bleed_into_the_next() -> None:
+    """eng-spa reads "No." as the abbreviation "Núm.", whose dot ends no sentence: without a separator
+    the next line joined its sentence ("No." came out "Le núm." and the next line lost a word's blank)."""
+    system = create_system(MTSystemConfig("apertium", "apertium"))
+    texts = ["What is the big red car?", "No.", "Is the house big?", "The answer is no.", "yellow", "No."]
+    out = system.translate(texts)
+    assert out == [system.translate([t])[0] for t in texts]
+    assert out[1] == out[5]  # the same segment, whatever comes before or after it
+
+
+@needs_apertium
 def test_apertium_engines_stay_alive_across_batches_and_match_the_bare_cli() -> None:
     import subprocess
 

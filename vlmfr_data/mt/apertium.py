@@ -34,7 +34,7 @@ from vlmfr_data.mt.base import PIPELINE_VERSION, Availability, SystemDefaults
 MODES_DIR = Path("/usr/share/apertium/modes")
 SEPARATOR = ".XQZSEP."  # an unknown word between full stops: passed through untouched, ends a sentence
 UNIT_LINES = 256  # lines per null-flushed unit: small enough to overlap the stages, large enough to be cheap
-_ENDS_SENTENCE = re.compile(r"[.?!][\"'»)\]]*\s*$")
+_CERTAIN_SENTENCE_END = re.compile(r"[?!][\"'»)\]]*\s*$")
 PAIR_PACKAGES = {
     "eng-spa": "apertium-eng-spa",
     "spa-eng": "apertium-eng-spa",
@@ -105,9 +105,11 @@ class Apertium(SystemDefaults):
         except FileNotFoundError:
             out = ""
         # "sep2": segments are sentence-separated in a batch (earlier caches could be misaligned).
+        # "sep3": a segment ending in a full stop gets a separator too ("No." read as the abbreviation
+        # "Núm." let the next line join its sentence).
         # "case1": a lower-case source stays lower case through the pivot ("Rojo" stayed untranslated).
         # "marks1": unknown-word marks captured and stripped (before, `-u` dropped them).
-        return f"{'|'.join(self.modes)} {out or 'unknown'} sep2 case1 marks1 {PIPELINE_VERSION}"
+        return f"{'|'.join(self.modes)} {out or 'unknown'} sep3 case1 marks1 {PIPELINE_VERSION}"
 
     def command(self) -> str:
         """The equivalent shell pipeline of the bare CLI (what the benchmark compares against)."""
@@ -135,8 +137,11 @@ class Apertium(SystemDefaults):
         # ("yellow\nrectangle" -> "rectángulo amarillo"), shifting outputs onto the wrong segments.
         # Transfer never crosses a sentence end, so a segment that does not end one ("yellow") is
         # followed by a separator sentence; "What color is it?" needs none (keeps the cost near raw).
+        # A full stop is not always an end: "No." is read as the abbreviation "Núm.", whose dot ends
+        # nothing, and the next line joined its sentence. So only "?" and "!" count as ends; after a
+        # full stop the separator's own leading dot ends the sentence whatever the segment's dot was.
         # Every line then ends a sentence, so any line boundary is a safe place to flush.
-        needs_separator = [not _ENDS_SENTENCE.search(t) for t in texts]
+        needs_separator = [not _CERTAIN_SENTENCE_END.search(t) for t in texts]
         lines: list[str] = []
         lower: list[bool] = []  # per line: lower-case the pivot's initial letter between stages
         for text, sep in zip(texts, needs_separator, strict=True):
