@@ -56,29 +56,28 @@ class StageReport:
 
 
 def _quality(config: ProjectConfig) -> QualityConfig:
+    """The quality config, with what some signals need to know of the MT systems filled in (options the
+    user set win)."""
     quality = QualityConfig.from_dict(config.quality)
-    # which engine each system runs on: agreement and back-translation across engines
-    if "consensus" in quality.signals:
-        quality.signals["consensus"] = {
-            "backends": {s.name: s.backend for s in config.mt_systems},
-            **quality.signals["consensus"],
-        }
-    if "round_trip_chrf" in quality.signals:
+    systems = config.mt_systems
+
+    def producers() -> dict[str, dict[str, Any]]:
         from vlmfr_data.mt import create_system  # building a system is cheap: engines load on first use
 
-        quality.signals["round_trip_chrf"] = {
-            "producers": {
-                s.name: {"backend": s.backend, "modes": getattr(create_system(s), "modes", None)}
-                for s in config.mt_systems
-            },
-            **quality.signals["round_trip_chrf"],
+        return {
+            s.name: {"backend": s.backend, "modes": getattr(create_system(s), "modes", None)} for s in systems
         }
-    if "translation_likelihood" in quality.signals:
+
+    derived: dict[str, Callable[[], dict[str, Any]]] = {
+        # which engine each system runs on: agreement and back-translation across engines
+        "consensus": lambda: {"backends": {s.name: s.backend for s in systems}},
+        "round_trip_chrf": lambda: {"producers": producers()},
         # an LM's own translations are the likeliest text to it: the signal skips them
-        quality.signals["translation_likelihood"] = {
-            "models": {s.name: s.options.get("model") for s in config.mt_systems},
-            **quality.signals["translation_likelihood"],
-        }
+        "translation_likelihood": lambda: {"models": {s.name: s.options.get("model") for s in systems}},
+    }
+    for name, options in derived.items():
+        if name in quality.signals:
+            quality.signals[name] = {**options(), **quality.signals[name]}
     return quality
 
 

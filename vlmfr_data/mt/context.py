@@ -37,8 +37,8 @@ def context_key(contexts: list[str]) -> str:
 def in_context(context: str, text: str, sentence_case: bool = False) -> str:
     """The engine input: the context as its own sentence, then the segment as the next one. The
     segment keeps its case (a capitalised answer reads as a proper noun to Apertium: "Verd" stays
-    Catalan) and gets no full stop of its own ("no." comes out as the abbreviation "Núm.", whose dot
-    ends no sentence, and Apertium's transfer then runs into the next line).
+    Catalan) and gets no full stop of its own ("no." comes out as the abbreviation "Núm.", a wrong
+    answer; the Apertium backend also keeps such a line from running into the next one).
 
     `sentence_case` (the engine's `context_style == "sentence"`): both sentences capitalised and the
     segment closed with a full stop, the way an LLM saw dialogue in training; Gemma-3-270M drops a
@@ -79,15 +79,14 @@ def _key(text: str) -> str:
 def vote(candidates: list[str | None], weights: list[int]) -> str | None:
     """The candidate with the largest total weight (case and punctuation aside); ties go to the first,
     i.e. the most frequent context. None when no candidate was recovered."""
-    totals: dict[str, int] = {}
+    totals: dict[str, int] = {}  # in order of first appearance, so `max` breaks ties by the first
     first: dict[str, str] = {}
     for candidate, weight in zip(candidates, weights, strict=True):
-        if candidate is None or not _key(candidate):
+        key = _key(candidate) if candidate is not None else ""
+        if not key:
             continue
-        key = _key(candidate)
         totals[key] = totals.get(key, 0) + weight
         first.setdefault(key, candidate)
     if not totals:
         return None
-    best = max(totals, key=lambda k: (totals[k], -list(first).index(k)))
-    return first[best]
+    return first[max(totals, key=totals.__getitem__)]

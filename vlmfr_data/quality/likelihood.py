@@ -130,21 +130,12 @@ class TranslationLikelihood:
         own = pairs["system"].is_in(sorted(self.own_systems))
         texts = pairs["text_fr"].fill_null("")
         todo = pairs.with_row_index("row").filter(~own & (texts.str.strip_chars() != ""))
-        means = pl.DataFrame(
-            {
-                "row": todo["row"],
-                "value": self.log_likelihoods(todo["text_en"].to_list(), todo["text_fr"].to_list()),
-            },
-            schema={"row": pl.UInt32(), "value": pl.Float64()},
+        values = pl.Series("value", [None] * pairs.height, pl.Float64).scatter(
+            todo["row"], self.log_likelihoods(todo["text_en"].to_list(), todo["text_fr"].to_list())
         )
-        scored = (
-            pl.DataFrame({"row": pl.int_range(pairs.height, dtype=pl.UInt32, eager=True), "own": own})
-            .join(means, on="row", how="left")
-            .sort("row")
-            .with_columns(
-                score=(1.0 - pl.col("value") / self.floor).clip(0.0, 1.0),
-                detail=pl.when("own").then(pl.lit("own translation of the scoring model")),
-            )
+        scored = pl.DataFrame({"value": values, "own": own}).with_columns(
+            score=(1.0 - pl.col("value") / self.floor).clip(0.0, 1.0),
+            detail=pl.when("own").then(pl.lit("own translation of the scoring model")),
         )
         return scores_frame(
             scored["value"].to_list(), scored["score"].to_list(), detail=scored["detail"].to_list()

@@ -95,7 +95,9 @@ class RoundTripChrF:
 
     def score(self, pairs: pl.DataFrame) -> pl.DataFrame:
         french = [t.replace("\n", " ") for t in pairs["text_fr"].fill_null("").to_list()]
-        engines = [self.back_system(p) for p in pairs["system"].to_list()]
+        producers = pairs["system"].to_list()
+        chosen = {p: self.back_system(p) for p in set(producers)}
+        engines = [chosen[p] for p in producers]
         back: list[str] = [""] * len(french)
         for engine in {id(e): e for e in engines}.values():
             rows = [i for i, e in enumerate(engines) if e is engine]
