@@ -13,13 +13,14 @@ from vlmfr_data import markdown
 from vlmfr_data.config import load_config
 from vlmfr_data.stages import StageReport
 from vlmfr_data.store import Warehouse
-from vlmfr_data.tiers import TIER_SETS
+from vlmfr_data.tiers import CORPUS_NAMES
 
 CONFIG = load_config()
 
 dataset_partitions = dg.StaticPartitionsDefinition([d.name for d in CONFIG.datasets])
 mt_system_partitions = dg.StaticPartitionsDefinition([s.name for s in CONFIG.mt_systems])
-tier_set_partitions = dg.StaticPartitionsDefinition(list(TIER_SETS))
+# the cumulative tier sets and the gold ceiling corpus
+tier_set_partitions = dg.StaticPartitionsDefinition(CORPUS_NAMES)
 
 
 class WarehouseResource(dg.ConfigurableResource):

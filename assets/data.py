@@ -153,7 +153,8 @@ def evaluate_gold(
     group_name="corpora",
     kinds={"json", "parquet"},
     description="A French training corpus per cumulative tier set under VLMFR_HOME/corpora/<tier set>/: LLaVA "
-    "JSON, Parquet and a manifest. Training and evaluation per tier read exactly these files.",
+    "JSON, Parquet and a manifest. Training and evaluation per tier read exactly these files. Partition `gold`: "
+    "the ceiling, every sample whose segments all have a hand-written reference, in that French.",
 )
 def french_corpora(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     report = stages.export_corpus(warehouse.get(), CONFIG, context.partition_key, log=context.log.info)

@@ -10,10 +10,10 @@ import dagster as dg
 from assets.common import CONFIG, WarehouseResource, image_metadata, mt_system_partitions, preview
 from assets.training import DEMO_TIER_MODEL_PARTITIONS, tier_model_partitions
 from evaluation.config import EvaluationConfig
-from evaluation.sweep import cut_key
+from evaluation.sweep import sweep_keys
 
 EVALUATION = EvaluationConfig.from_project(CONFIG)
-sweep_partitions = dg.StaticPartitionsDefinition([cut_key(c) for c in EVALUATION.sweep_cuts])
+sweep_partitions = dg.StaticPartitionsDefinition(sweep_keys(EVALUATION.sweep_cuts, EVALUATION.sweep_points))
 
 # With `make ui`'s daemon running, evaluation follows its inputs: a retrained model or re-cut corpus is
 # evaluated again (cached predictions make an unchanged model cost nothing).
@@ -149,16 +149,17 @@ def inference_latency(
     group_name="evaluation",
     automation_condition=AUTOMATION,
     kinds={"pytorch", "json", "parquet"},
-    description="Threshold sweep, one partition per combined-score cut in `[evaluation] sweep_cuts`: the training "
-    "corpus the cut keeps, its occurrence-weighted gold precision, and the accuracy on easy_vqa_fr_gold of a "
-    "LoRA model trained on it (`sweep_steps` steps).",
+    description="Threshold sweep, one partition per point (`[evaluation] sweep_points` quantile levels from "
+    "keep-all to the strictest non-empty cut, or `sweep_cuts`): the training corpus the cut keeps, its "
+    "occurrence-weighted gold precision, and the accuracy on easy_vqa_fr_gold of LoRA models trained on it "
+    "with the tier models' recipe, one per seed (mean, interval over seeds and items).",
 )
 def threshold_sweep(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     from evaluation.pipeline import run_sweep_cut
 
-    cut = float(context.partition_key)
-    row = run_sweep_cut(warehouse.get(), CONFIG, EVALUATION, cut, emit=context.log.info)
+    row = run_sweep_cut(warehouse.get(), CONFIG, EVALUATION, context.partition_key, emit=context.log.info)
     keep = (
+        "cut",
         "samples",
         "share",
         "gold_precision",
@@ -169,8 +170,64 @@ def threshold_sweep(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "accuracy",
         "ci_low",
         "ci_high",
+        "seeds",
+        "seed_sd",
     )
-    return dg.MaterializeResult(metadata={k: row[k] for k in keep if row.get(k) is not None} | {"cut": cut})
+    return dg.MaterializeResult(metadata={k: row[k] for k in keep if row.get(k) is not None})
+
+
+@dg.asset(
+    deps=[english_vlm_evaluation, translate_test_evaluation, tier_model_evaluation, threshold_sweep],
+    group_name="evaluation",
+    automation_condition=AUTOMATION,
+    kinds={"parquet"},
+    description="The majority-answer baseline per benchmark (an `evaluations` row), then `comparisons`: every "
+    "pair of compared systems (configurations averaged over seeds, translate-test, the English VLM, the "
+    "baseline) on the same items, with the accuracy difference, a 95% interval and a Holm-corrected p-value "
+    "from a bootstrap paired over items with seeds resampled within each system.",
+)
+def comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from evaluation.compare import verdict
+    from evaluation.pipeline import compare_all
+
+    store = warehouse.get()
+    frame = compare_all(store, CONFIG, EVALUATION, emit=context.log.info)
+    metadata: dict[str, object] = {"pairs": frame.height}
+    for label, kinds, prefix in VERDICTS:
+        metadata[f"verdict_{label}"] = verdict(store, "easy_vqa_fr_gold", kinds, label, prefix).text
+    if frame.height:
+        metadata["significant_pairs"] = int(frame["significant"].sum())
+    return dg.MaterializeResult(metadata=metadata)
+
+
+# (label, kinds, model-name prefix left out): the choices the report puts in words
+VERDICTS = [
+    ("configuration", ("tier_model",), "gold:"),
+    ("sweep_cut", ("sweep",), None),
+]
+
+
+@dg.asset_check(
+    asset=comparisons,
+    blocking=False,
+    description="Every fine-tuned model (each seed) beats the per-question-type majority answer on every "
+    "benchmark and does not collapse onto one answer (>= 90% of its predictions the same string).",
+)
+def models_beat_majority_baseline(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    import polars as pl
+
+    from evaluation.compare import degenerate_models
+
+    bad = degenerate_models(warehouse.get())
+    failing = bad.filter(pl.col("model_kind") == "seed_run")
+    return dg.AssetCheckResult(
+        passed=failing.height == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "degenerate_models": failing.height,
+            "flagged": preview(bad, rows=40),
+        },
+    )
 
 
 @dg.asset(
@@ -180,6 +237,7 @@ def threshold_sweep(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         tier_model_evaluation,
         inference_latency,
         threshold_sweep,
+        comparisons,
         QUALITY_REPORT,
     ],
     group_name="evaluation",
@@ -247,9 +305,10 @@ EVALUATION_ASSETS = [
     tier_model_evaluation,
     inference_latency,
     threshold_sweep,
+    comparisons,
     evaluation_report,
 ]
-EVALUATION_CHECKS = [english_vlm_reaches_target, gold_benchmark_complete]
+EVALUATION_CHECKS = [english_vlm_reaches_target, gold_benchmark_complete, models_beat_majority_baseline]
 
 # `make demo` evaluates the tier models it trains (assets.definitions collects DEMO_PARTITIONS)
 DEMO_PARTITIONS = {"tier_model_evaluation": DEMO_TIER_MODEL_PARTITIONS}

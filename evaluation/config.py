@@ -2,16 +2,18 @@
 
     [evaluation]
     benchmarks = ["easy_vqa_en", "easy_vqa_fr_gold"]   # default: these two + easy_vqa_fr_<system> per MT system
+    seeds = [0, 1]               # training seeds of every compared French configuration
     limit = 0                    # evaluate N evenly spaced items of each benchmark (0 = all)
     tier_benchmarks = ["easy_vqa_fr_gold"]  # benchmarks for the tier models (default: every French one)
     batch_size = 256             # questions per Predictor.answer call
     bootstrap = 1000             # bootstrap resamples for the 95% interval
     latency_samples = 16         # items timed one by one (batch 1) for the latency split
     latency_budget_s = 30        # per system: stop after this many seconds once 3 items are timed
-    sweep_cuts = [0.75, 0.85, 0.9]  # combined-score cuts of the threshold sweep (one Dagster partition each)
-    sweep_steps = 40             # steps per sweep model (the [training] finetune recipe with max_steps = this)
-    sweep_method = "lora"
-    sweep_options = {}           # more TrainConfig overrides for sweep models (e.g. batch_size, max_samples)
+    sweep_points = 6             # sweep points from keep-all to the strictest non-empty cut (quantile levels
+                                 # of the training samples' worst-segment scores; one Dagster partition each)
+    sweep_cuts = [0.75, 0.85]    # or explicit combined-score cuts instead of the points
+    sweep_method = "lora"        # sweep models use the tier models' recipe ([training] finetune, seeds)
+    sweep_options = {}           # TrainConfig overrides for every sweep model alike
 
     [evaluation.translate_test.apertium]   # the FR->EN system used with the EN->FR system "apertium"
     backend = "apertium"
@@ -31,14 +33,13 @@ from typing import Any
 from vlmfr_data.config import MTSystemConfig, ProjectConfig
 from vlmfr_data.mt.apertium import REVERSE_MODES
 
-# Three cuts across the easy-vqa demo's combined scores (0.75-0.96): all, about half, a tenth of the train split.
-DEFAULT_SWEEP_CUTS = [0.75, 0.85, 0.9]
-
 
 @dataclass
 class EvaluationConfig:
     benchmarks: list[str] | None = None  # None = easy_vqa_en, easy_vqa_fr_gold, easy_vqa_fr_<each system>
     limit: int = 0
+    # training seeds of every compared French configuration (tier models, gold ceiling, sweep cuts)
+    seeds: list[int] = field(default_factory=lambda: [0, 1])
     tier_benchmarks: list[str] | None = None  # None = every French benchmark
     batch_size: int = 256
     bootstrap: int = 1000
@@ -46,8 +47,8 @@ class EvaluationConfig:
     latency_samples: int = 16
     # Gemma-3-270M takes ~8 s per question at batch 1 on 2 cores: 16 items would cost minutes for one number
     latency_budget_s: float = 30.0
-    sweep_cuts: list[float] = field(default_factory=lambda: list(DEFAULT_SWEEP_CUTS))
-    sweep_steps: int = 40
+    sweep_points: int = 6
+    sweep_cuts: list[float] | None = None  # None: `sweep_points` quantile levels (evaluation.sweep)
     sweep_method: str = "lora"
     sweep_options: dict[str, Any] = field(default_factory=dict)
     # EN->FR system name -> FR->EN system spec ({backend, options}) or False to skip that system
@@ -60,6 +61,11 @@ class EvaluationConfig:
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"[evaluation]: unknown keys {unknown}; known: {sorted(known)}")
+        if "seeds" in raw:
+            seeds = raw["seeds"]
+            if not isinstance(seeds, list) or not seeds or not all(isinstance(x, int) for x in seeds):
+                raise ValueError(f"[evaluation] seeds must be a non-empty list of integers, not {seeds!r}")
+            raw["seeds"] = sorted(set(seeds))
         if "sweep_cuts" in raw:
             raw["sweep_cuts"] = sorted({round(float(c), 4) for c in raw["sweep_cuts"]})
         return cls(**raw)

@@ -137,33 +137,50 @@ def latency(warehouse: Warehouse, path: Path) -> Path | None:
 
 
 def threshold_curve(warehouse: Warehouse, path: Path) -> Path | None:
+    """Accuracy (mean over seeds, 95% interval over seeds and items) against the cut, with the share of
+    training samples kept and their gold precision; the gold ceiling (same method) as a line and
+    degenerate points marked, not plotted as results."""
+    from evaluation.compare import degenerate_models
+
     table = warehouse.sql("SELECT * FROM sweep_results ORDER BY cut")
     if table.height == 0:
         return None
-    fig, left = plt.subplots(figsize=(8, 4))
+    bad = set(degenerate_models(warehouse)["model"].to_list())
+    table = table.with_columns(
+        pl.col("point")
+        .map_elements(lambda key: any(m.startswith(f"sweep:{key}@") for m in bad), return_dtype=pl.Boolean)
+        .alias("degenerate")
+    )
+    fig, left = plt.subplots(figsize=(8, 4.2))
     trained = table.filter(pl.col("accuracy").is_not_null())
+    good, flagged = trained.filter(~pl.col("degenerate")), trained.filter(pl.col("degenerate"))
     if trained.height:
-        left.errorbar(trained["cut"], trained["accuracy"], yerr=_errors(trained), fmt="o-", color="#1c7ed6",
-                      capsize=3, label="accuracy on easy_vqa_fr_gold")  # fmt: skip
+        seeds = int(trained["seeds"].drop_nulls().min() or 1) if "seeds" in trained.columns else 1
+        left.plot(trained["cut"], trained["accuracy"], "-", color="#1c7ed6", alpha=0.4)
+        left.errorbar(good["cut"], good["accuracy"], yerr=_errors(good), fmt="o", color="#1c7ed6", capsize=3,
+                      label=f"accuracy on easy_vqa_fr_gold ({seeds} seeds, 95% CI seeds x items)")  # fmt: skip
+        if flagged.height:
+            left.scatter(flagged["cut"], flagged["accuracy"], marker="x", color="#c92a2a", zorder=3,
+                         label="degenerate (<= majority baseline or collapsed)")  # fmt: skip
+    ceiling = warehouse.sql(
+        "SELECT accuracy, ci_low, ci_high FROM evaluations WHERE benchmark = 'easy_vqa_fr_gold' "
+        f"AND model = 'gold:{table['method'][0]}'"
+    )
+    if ceiling.height:
+        row = ceiling.row(0, named=True)
+        left.axhline(
+            row["accuracy"], color="#862e9c", linestyle="-.", label=f"gold ceiling ({row['accuracy']:.3f})"
+        )
+        left.axhspan(row["ci_low"], row["ci_high"], color="#862e9c", alpha=0.08)
     left.plot(table["cut"], table["share"], "s--", color="#2b8a3e", label="training samples kept (share)")
     if table["gold_precision"].drop_nulls().len():
-        left.plot(
-            table["cut"],
-            table["gold_precision"],
-            "^:",
-            color="#f59f00",
-            label="gold precision (occurrence-weighted)",
-        )
+        left.plot(table["cut"], table["gold_precision"], "^:", color="#f59f00",
+                  label="gold precision (occurrence-weighted)")  # fmt: skip
     for row in table.iter_rows(named=True):
-        left.annotate(
-            f"{row['samples']:,}",
-            (row["cut"], row["share"]),
-            fontsize=7,
-            textcoords="offset points",
-            xytext=(0, 6),
-        )
-    left.set(xlabel="combined-score cut", ylabel="share / accuracy", ylim=(0, 1.05),
-             title="Threshold sweep: corpus size, translation quality and accuracy")  # fmt: skip
+        left.annotate(f"{row['samples']:,}", (row["cut"], row["share"]), fontsize=7,
+                      textcoords="offset points", xytext=(0, 6))  # fmt: skip
+    left.set(xlabel="combined-score cut (0 = keep every ungated sample)", ylabel="share / accuracy",
+             ylim=(0, 1.05), title="Threshold sweep: corpus size, translation quality and accuracy")  # fmt: skip
     left.legend(fontsize=7, loc="lower left")
     return _save(fig, path)
 

@@ -23,7 +23,7 @@ import polars as pl
 from evaluation.benchmarks import MT_BENCHMARK_PREFIX, configured_benchmarks
 from evaluation.config import EvaluationConfig, backward_system
 from evaluation.run import evaluate
-from evaluation.sweep import SWEEP_BENCHMARK, cut_corpus, cut_key, train_cut
+from evaluation.sweep import SWEEP_BENCHMARK, cut_corpus, cut_key, resolve_cut, train_cut
 from evaluation.systems import DirectModel, Predictor, Timing, TranslateTest, create_backward
 from evaluation.tables import EVAL_LATENCY, SWEEP_RESULTS
 from vlmfr_data.config import ProjectConfig
@@ -162,18 +162,80 @@ def evaluate_translate_test(
 
 
 def tier_models(warehouse: Warehouse) -> pl.DataFrame:
-    """The latest finished run per (tier set, method) from `training_runs`, with its model folder."""
-    empty = pl.DataFrame(schema={"tier_set": pl.String(), "method": pl.String(), "model_dir": pl.String()})
+    """The latest finished run per (tier set, method, seed) from `training_runs`, with its model folder."""
+    empty = pl.DataFrame(
+        schema={"tier_set": pl.String(), "method": pl.String(), "seed": pl.Int64(), "model_dir": pl.String()}
+    )
     if "training_runs" not in warehouse.catalog.tables or not warehouse.partitions("training_runs"):
         return empty
     runs = warehouse.sql("SELECT * FROM training_runs")
     if not {"tier_set", "method", "model_dir"} <= set(runs.columns):
         return empty
+    if "seed" not in runs.columns:
+        runs = runs.with_columns(pl.lit(0, pl.Int64).alias("seed"))
     order = "created_at" if "created_at" in runs.columns else "model_dir"
-    runs = runs.filter(pl.col("tier_set").is_not_null() & pl.col("model_dir").is_not_null())
-    latest = runs.sort(order).group_by("tier_set", "method", maintain_order=True).last()
+    runs = runs.filter(pl.col("tier_set").is_not_null() & pl.col("model_dir").is_not_null()).with_columns(
+        pl.col("seed").fill_null(0)
+    )
+    latest = runs.sort(order).group_by("tier_set", "method", "seed", maintain_order=True).last()
     exists = latest["model_dir"].map_elements(lambda p: Path(p).exists(), return_dtype=pl.Boolean)
-    return latest.filter(exists).sort("tier_set", "method")
+    return latest.filter(exists).sort("tier_set", "method", "seed")
+
+
+def seeded_systems(
+    warehouse: Warehouse, runs: pl.DataFrame, name: str, kind: str, **fields: Any
+) -> list[DirectModel]:
+    """One `seed_run` system per trained seed of a configuration (`runs`: seed, model_dir)."""
+    return [
+        DirectModel(
+            load_model(run["model_dir"], warehouse),
+            name=f"{name}@seed{run['seed']}",
+            kind="seed_run",
+            seed=run["seed"],
+            **fields,
+        )
+        for run in runs.sort("seed").iter_rows(named=True)
+    ]
+
+
+def evaluate_seeded(
+    warehouse: Warehouse,
+    systems: list[DirectModel],
+    name: str,
+    kind: str,
+    benchmarks: list[str],
+    config: EvaluationConfig,
+    emit: Emit | None,
+    items: dict[str, pl.DataFrame] | None = None,
+) -> list[dict[str, Any]]:
+    """Every seed's model on each benchmark, and the configuration's row (mean, interval over seeds)."""
+    from evaluation.run import evaluate_seeds
+
+    rows = []
+    for benchmark in benchmarks:
+        row, results = evaluate_seeds(
+            warehouse,
+            systems,
+            name,
+            kind,
+            benchmark,
+            batch_size=config.batch_size,
+            limit=config.limit,
+            resamples=config.bootstrap,
+            seed=config.seed,
+            device=device_of(systems[0].predictor),
+            items=(items or {}).get(benchmark),
+        )
+        per_seed = ", ".join(f"{r.row['accuracy']:.3f}" for r in results)
+        line = (
+            f"{name} on {benchmark}: accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] "
+            f"over {row['seeds']} seeds ({per_seed}) x {row['n']} items"
+        )
+        log.info(line)
+        if emit:
+            emit(line)
+        rows.append(row)
+    return rows
 
 
 def evaluate_tier_models(
@@ -184,11 +246,12 @@ def evaluate_tier_models(
     tier_set: str | None = None,
     method: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every trained (tier set, method) model, or only those of `tier_set` / `method`, on the French
-    benchmarks (`tier_benchmarks`, default every French one)."""
+    """Every trained (tier set, method) configuration, or only those of `tier_set` / `method`, on the
+    French benchmarks (`tier_benchmarks`, default every French one): each of its `seeds` models, and
+    the configuration's mean over them."""
     rows: list[dict[str, Any]] = []
     benchmarks = config.tier_benchmarks or french_benchmarks(project, config)
-    runs = tier_models(warehouse)
+    runs = tier_models(warehouse).filter(pl.col("seed").is_in(config.seeds))
     if tier_set is not None:
         runs = runs.filter(pl.col("tier_set") == tier_set)
     if method is not None:
@@ -196,16 +259,11 @@ def evaluate_tier_models(
     if runs.height == 0:
         return rows
     items = benchmark_items(warehouse, benchmarks)
-    for run in runs.iter_rows(named=True):
-        predictor = load_model(run["model_dir"], warehouse)
-        system = DirectModel(
-            predictor,
-            name=f"{run['tier_set']}:{run['method']}",
-            kind="tier_model",
-            method=run["method"],
-            tier_set=run["tier_set"],
-        )
-        rows += _evaluate_all(warehouse, system, benchmarks, config, emit, items)
+    for (run_tier_set, run_method), group in runs.group_by("tier_set", "method", maintain_order=True):
+        name = f"{run_tier_set}:{run_method}"
+        fields = {"method": run_method, "tier_set": run_tier_set}
+        systems = seeded_systems(warehouse, group, name, "tier_model", **fields)
+        rows += evaluate_seeded(warehouse, systems, name, "tier_model", benchmarks, config, emit, items)
     return rows
 
 
@@ -331,14 +389,20 @@ def run_sweep_cut(
     warehouse: Warehouse,
     project: ProjectConfig,
     config: EvaluationConfig,
-    cut: float,
+    key: str | float,
     emit: Emit | None = None,
 ) -> dict[str, Any]:
+    """One point of the threshold sweep (`key`: a cut or a quantile level, see `sweep_keys`): the
+    corpus it keeps, its gold precision, one model per seed with the tier models' recipe, and the
+    accuracy on `easy_vqa_fr_gold` (mean over seeds, interval over seeds and items)."""
     from vlmfr_data.quality.config import QualityConfig
 
+    key = key if isinstance(key, str) else cut_key(key)
+    cut = resolve_cut(warehouse, key)
     gold_high = QualityConfig.from_dict(project.quality).gold_high_chrf
-    corpus = cut_corpus(warehouse, cut, gold_high)
+    corpus = cut_corpus(warehouse, cut, gold_high, key=key)
     row: dict[str, Any] = {
+        "point": key,
         "cut": cut,
         "samples": corpus.samples,
         "share": corpus.share,
@@ -351,23 +415,59 @@ def run_sweep_cut(
     }
     if emit:
         emit(
-            f"cut {cut_key(cut)}: {corpus.samples} samples ({corpus.share:.1%}), gold precision {corpus.gold_precision}"
+            f"sweep {key}: cut {cut:.4f} keeps {corpus.samples} samples ({corpus.share:.1%}), "
+            f"gold precision {corpus.gold_precision}"
         )
     if corpus.samples:
         started = time.perf_counter()
-        trained = train_cut(
-            warehouse, corpus, config.sweep_method, config.sweep_steps, config.sweep_options, project.training
+        trained = [
+            train_cut(warehouse, corpus, config.sweep_method, seed, project.training, config.sweep_options)
+            for seed in config.seeds
+        ]
+        runs = pl.DataFrame(
+            {"seed": list(config.seeds), "model_dir": [t["model_dir"] for t in trained]},
+            schema={"seed": pl.Int64(), "model_dir": pl.String()},
         )
-        row.update(trained)
-        row.setdefault("train_seconds", time.perf_counter() - started)
-        system = DirectModel(
-            load_model(trained["model_dir"], warehouse),
-            name=f"sweep:{cut_key(cut)}",
-            kind="sweep",
-            method=config.sweep_method,
+        name = f"sweep:{key}"
+        systems = seeded_systems(warehouse, runs, name, "sweep", method=config.sweep_method)
+        (evaluation,) = evaluate_seeded(warehouse, systems, name, "sweep", [SWEEP_BENCHMARK], config, emit)
+        row.update(
+            {
+                "steps": trained[0]["steps"],
+                "final_loss": sum(t["final_loss"] for t in trained) / len(trained),
+                "model_dir": trained[0]["model_dir"],
+                "train_seconds": sum(t["train_seconds"] for t in trained) or time.perf_counter() - started,
+            }
         )
-        (evaluation,) = _evaluate_all(warehouse, system, [SWEEP_BENCHMARK], config, emit)
-        row.update({k: evaluation[k] for k in ("n", "accuracy", "ci_low", "ci_high")})
+        row.update({k: evaluation[k] for k in ("n", "accuracy", "ci_low", "ci_high", "seeds", "seed_sd")})
     frame = pl.DataFrame([row], schema=SWEEP_RESULTS.schema)
-    warehouse.write_partition("sweep_results", frame, partition=f"cut_{cut_key(cut)}")
+    warehouse.write_partition("sweep_results", frame, partition=f"cut_{key}")
     return frame.row(0, named=True)
+
+
+# -------------------------------------------------------------------------------------- comparisons
+def compare_all(
+    warehouse: Warehouse, project: ProjectConfig, config: EvaluationConfig, emit: Emit | None = None
+) -> pl.DataFrame:
+    """The majority baseline on every evaluated benchmark, then every pair of compared systems there."""
+    from evaluation.compare import compare_systems, evaluate_baselines
+
+    if not warehouse.partitions("evaluations"):
+        return pl.DataFrame()
+    benchmarks = sorted(
+        warehouse.sql("SELECT DISTINCT benchmark FROM evaluations WHERE model_kind <> 'baseline'")[
+            "benchmark"
+        ].to_list()
+    )
+    started = time.perf_counter()
+    for row in evaluate_baselines(warehouse, benchmarks, config.bootstrap, config.seed):
+        line = f"majority baseline on {row['benchmark']}: {row['accuracy']:.3f} ({row['n']} items)"
+        log.info(line)
+        if emit:
+            emit(line)
+    frame = compare_systems(warehouse, benchmarks, config.bootstrap, config.seed)
+    line = f"comparisons: {frame.height} pairs on {len(benchmarks)} benchmarks in {time.perf_counter() - started:.1f}s"
+    log.info(line)
+    if emit:
+        emit(line)
+    return frame

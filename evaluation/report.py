@@ -121,8 +121,24 @@ def headline(warehouse: Warehouse) -> list[str]:
     return lines
 
 
+def verdict_lines(warehouse: Warehouse) -> list[str]:
+    """The choices in words, from `comparisons` (paired over items and seeds, Holm-corrected)."""
+    from evaluation.compare import verdict
+
+    lines = []
+    for label, kinds, prefix in (
+        ("configuration (method x tier set)", ("tier_model",), "gold:"),
+        ("sweep cut", ("sweep",), None),
+    ):
+        try:
+            lines.append(verdict(warehouse, "easy_vqa_fr_gold", kinds, label, prefix).text)
+        except Exception as exc:  # noqa: BLE001 - a report section, not a stage: say why it is missing
+            lines.append(f"No verdict for {label}: {exc}")
+    return lines
+
+
 def headline_html(warehouse: Warehouse) -> str:
-    lines = headline(warehouse)
+    lines = headline(warehouse) + verdict_lines(warehouse)
     if not lines:
         return ""
     return "<h2>Summary</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
@@ -146,14 +162,19 @@ def write_html_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | No
         warehouse,
         f'SELECT model, model_kind AS kind, benchmark, {_interval()} AS "accuracy [95% CI]", n, '
         "round(seconds, 1) AS seconds, round(1000 * seconds_per_sample, 2) AS ms_per_sample, predictions_cached AS cached "
-        "FROM evaluations ORDER BY list_position(['english_vlm','translate_test','tier_model','sweep'], model_kind), model, benchmark",
+        "seeds, round(seed_sd, 3) AS seed_sd "
+        "FROM evaluations ORDER BY list_position(['baseline','english_vlm','translate_test','tier_model','sweep','seed_run'], "
+        "model_kind), model, benchmark",
     )
     parts.append("<h2>1. Every evaluation</h2>")
     parts.append(
         "<p class='note'>Exact match after answer normalisation (French: NFC, case, punctuation, elision, articles, "
         "number words; accents kept). Intervals: 95% bootstrap over items. <code>easy_vqa_fr_gold</code> uses the "
         "hand-written French; <code>easy_vqa_fr_&lt;system&gt;</code> the test split as that MT system translated it. "
-        "ms_per_sample: batched wall time of the run that made the predictions (0 when they came from the cache).</p>"
+        "ms_per_sample: batched wall time of the run that made the predictions (0 when they came from the cache). "
+        "A fine-tuned configuration is trained once per seed: its row is the mean over its <code>seed_run</code> "
+        "rows, with a 95% interval from a hierarchical bootstrap (seeds, then items); seed_sd is the spread of the "
+        "per-seed accuracies. <code>majority</code>: the per-question-type majority answer, the floor.</p>"
     )
     parts.append(table_html(overview, 80))
 
@@ -163,8 +184,50 @@ def write_html_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | No
         "WHERE model_kind = 'tier_model' AND benchmark = 'easy_vqa_fr_gold'",
     )
     parts.append("<h2>2. Method x tier set on gold French</h2>")
+    parts.append(
+        "<p class='note'>Mean over seeds [95% interval over seeds and items]. Every run sees the same number of "
+        "training examples (the <code>[training.finetune] examples</code> budget). Row <code>gold</code>: the "
+        "ceiling, the same recipe on the hand-written French.</p>"
+    )
     if grid.height:
         parts.append(table_html(grid.pivot(on="method", index="tier_set", values="acc").sort("tier_set")))
+    gap = _query(
+        warehouse,
+        'SELECT t.tier_set, t.method, round(g.accuracy - t.accuracy, 3) AS "ceiling - tier", '
+        "printf('[%.3f, %.3f]', c.ci_low, c.ci_high) AS \"95% CI\", round(c.p_adjusted, 4) AS p_adjusted "
+        "FROM evaluations t JOIN evaluations g ON g.model = 'gold:' || t.method AND g.benchmark = t.benchmark "
+        "LEFT JOIN comparisons c ON c.benchmark = t.benchmark AND c.system_a = g.model AND c.system_b = t.model "
+        "WHERE t.model_kind = 'tier_model' AND t.tier_set <> 'gold' AND t.benchmark = 'easy_vqa_fr_gold' "
+        "ORDER BY t.method, t.tier_set",
+    )
+    if gap.height:  # comparisons pairs are in name order: 'gold:...' is always system_a
+        parts.append("<h3>What the translations cost: gold ceiling minus each tier model (same method)</h3>")
+        parts.append(table_html(gap))
+    best_pairs = _query(
+        warehouse,
+        "SELECT system_a, system_b, round(diff, 3) AS diff, printf('[%.3f, %.3f]', ci_low, ci_high) AS \"95% CI\", "
+        "round(p_adjusted, 4) AS p_adjusted, significant, seeds_a, seeds_b FROM comparisons "
+        "WHERE benchmark = 'easy_vqa_fr_gold' AND kind_a = 'tier_model' AND kind_b = 'tier_model' ORDER BY abs(diff)",
+    )
+    if best_pairs.height:
+        parts.append(
+            "<h3>Paired comparisons of the configurations</h3><p class='note'>Bootstrap paired over items (one "
+            "draw for every system), seeds resampled within each system; p Holm-corrected over every pair of the "
+            "benchmark (<code>SELECT * FROM comparisons</code>). Closest pairs first.</p>"
+        )
+        parts.append(table_html(best_pairs, 40))
+    from evaluation.compare import degenerate_models
+
+    try:
+        flagged = degenerate_models(warehouse)
+    except Exception:  # noqa: BLE001 - tables of a stage not run yet
+        flagged = pl.DataFrame()
+    if flagged.height:
+        parts.append(
+            "<h3>Degenerate models</h3><p class='note'>At or below the majority baseline, or one answer for >= 90% "
+            "of items: listed here, left out of every verdict.</p>"
+        )
+        parts.append(table_html(flagged, 40))
     references = _query(
         warehouse,
         f'SELECT model, benchmark, {_interval()} AS "accuracy [95% CI]", accuracy_answer_en AS "English answer before MT" '
@@ -230,7 +293,9 @@ def write_html_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | No
     parts.append(
         "<p class='note'>Per combined-score cut: the training samples kept (every segment's best translation scores at "
         "least the cut, no gate), the occurrence-weighted share of their translations that are gold-high (chrF >= the "
-        "configured gold cut against the hand-written French), and the accuracy on gold French of a model trained on them.</p>"
+        "configured gold cut against the hand-written French), and the accuracy on gold French of LoRA models trained "
+        "on them with the tier models' recipe and example budget, one per seed (mean, 95% interval over seeds and "
+        "items). Points run from keep-all to the strictest non-empty cut; the line is the gold ceiling.</p>"
     )
     if "Threshold sweep" in by_caption:
         parts.append(figure_html("Threshold sweep", by_caption["Threshold sweep"]))
@@ -238,8 +303,9 @@ def write_html_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | No
         table_html(
             _query(
                 warehouse,
-                "SELECT cut, samples, share, occurrences, gold_precision, gold_chrf, method, steps, "
-                "round(train_seconds, 1) AS train_seconds, final_loss, accuracy, ci_low, ci_high FROM sweep_results ORDER BY cut",
+                "SELECT point, round(cut, 4) AS cut, samples, share, occurrences, gold_precision, gold_chrf, method, "
+                "steps, seeds, round(train_seconds, 1) AS train_seconds, final_loss, accuracy, ci_low, ci_high, "
+                "round(seed_sd, 3) AS seed_sd FROM sweep_results ORDER BY cut",
             )
         )
     )

@@ -8,6 +8,7 @@ predictions instead of running the model again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -159,6 +160,10 @@ def evaluate(
         "accuracy": float(correct.mean()) if scored.height else float("nan"),
         "ci_low": low,
         "ci_high": high,
+        "seeds": 1,
+        "seed": getattr(system, "seed", None),
+        "seed_sd": 0.0,
+        "seed_models": [system.name],
         "accuracy_answer_en": float(answer_en.mean()) if answer_en.len() else None,
         "by_type": by_type,
         "seconds": seconds,
@@ -169,6 +174,93 @@ def evaluate(
     }
     warehouse.append("evaluations", pl.DataFrame([row], schema=EVALUATIONS.schema), partition=partition)
     return EvaluationResult(row=row, predictions=scored, cached=cached)
+
+
+def correct_matrix(results: list[EvaluationResult]) -> np.ndarray:
+    """seeds x items 0/1 matrix, items in `item_id` order (the same order for every system)."""
+    columns = [r.predictions.sort("item_id")["correct"].to_numpy().astype(float) for r in results]
+    ids = [r.predictions.sort("item_id")["item_id"] for r in results]
+    if any(not i.equals(ids[0]) for i in ids[1:]):
+        raise ValueError("seeded runs were evaluated on different items")
+    return np.vstack(columns)
+
+
+def evaluate_seeds(
+    warehouse: Warehouse,
+    systems: list,  # DirectModel of each seed's model, with a `seed` attribute
+    name: str,
+    kind: str,
+    benchmark_name: str,
+    *,
+    batch_size: int = 256,
+    limit: int = 0,
+    resamples: int = 1000,
+    seed: int = 0,
+    device: str = "cpu",
+    items: pl.DataFrame | None = None,
+) -> tuple[dict, list[EvaluationResult]]:
+    """One configuration trained with several seeds: each seed's model is evaluated (its own `seed_run`
+    row and predictions), then one `name` row holds the mean over seeds with a hierarchical bootstrap
+    interval over seeds and items."""
+    from evaluation.stats import ItemResampler, seeded_accuracy, system_seed_key
+
+    if not systems:
+        raise ValueError(f"{name}: no trained model to evaluate")
+    results = [
+        evaluate(
+            warehouse,
+            system,
+            benchmark_name,
+            batch_size=batch_size,
+            limit=limit,
+            resamples=resamples,
+            seed=seed,
+            device=device,
+            items=items,
+        )
+        for system in systems
+    ]
+    correct = correct_matrix(results)
+    resampler = ItemResampler.create(correct.shape[1], resamples, seed)
+    accuracy = seeded_accuracy(correct, resampler, system_seed_key(name))
+    first = results[0].row
+    by_type = (
+        pl.concat([r.predictions.select("question_type", "correct") for r in results])
+        .group_by("question_type")
+        .agg(
+            (pl.len() // len(results)).cast(pl.Int64).alias("n"),
+            pl.col("correct").mean().alias("accuracy"),
+        )
+        .sort("question_type")
+        .to_dicts()
+    )
+    row = {
+        **first,
+        "model": name,
+        "model_kind": kind,
+        "model_version": hashlib.sha256(
+            "|".join(r.row["model_version"] for r in results).encode()
+        ).hexdigest()[:16],
+        "correct": int(round(correct.sum() / len(results))),
+        "accuracy": accuracy.mean,
+        "ci_low": accuracy.ci_low,
+        "ci_high": accuracy.ci_high,
+        "seeds": accuracy.seeds,
+        "seed": None,
+        "seed_sd": accuracy.seed_sd,
+        "seed_models": [r.row["model"] for r in results],
+        "by_type": by_type,
+        "seconds": sum(r.row["seconds"] for r in results),
+        "seconds_per_sample": sum(r.row["seconds_per_sample"] for r in results),
+        "predictions_cached": all(r.cached for r in results),
+        "created_at": datetime.now(UTC),
+    }
+    warehouse.append(
+        "evaluations",
+        pl.DataFrame([row], schema=EVALUATIONS.schema),
+        partition=partition_name(name, benchmark_name),
+    )
+    return row, results
 
 
 def _predictions_of_same_model(

@@ -35,8 +35,8 @@ def cut_key(cut: float) -> str:
     return f"{cut:.2f}" if round(cut, 2) == cut else f"{cut:g}"
 
 
-def sweep_dir(warehouse: Warehouse, cut: float) -> Path:
-    return warehouse.home / "sweep" / f"cut_{cut_key(cut)}"
+def sweep_dir(warehouse: Warehouse, cut: float | str) -> Path:
+    return warehouse.home / "sweep" / f"cut_{cut if isinstance(cut, str) else cut_key(cut)}"
 
 
 @dataclass
@@ -57,37 +57,66 @@ def _gated_segments(warehouse: Warehouse) -> pl.DataFrame:
     )
 
 
-def kept_samples(warehouse: Warehouse, cut: float, split: str = "train") -> pl.DataFrame:
-    """French samples of `split` whose every segment's best translation scores >= cut with no gate."""
+def sample_scores(warehouse: Warehouse, split: str = "train") -> pl.DataFrame:
+    """Per French sample of `split`: its worst segment's combined score (`min_combined`) and whether it
+    can be kept at all (`eligible`: every segment translated and no gate): what every cut reads."""
     best = _gated_segments(warehouse)
-    pieces = (
-        warehouse.scan("sample_segments")
-        .filter(pl.col("split") == split)
-        .select("dataset", "split", "sample_id", "segment_id")
-    )
     keys = ["dataset", "split", "sample_id"]
-    verdict = (
-        pieces.filter(pl.col("segment_id").is_not_null())
+    return (
+        warehouse.scan("sample_segments")
+        .filter((pl.col("split") == split) & pl.col("segment_id").is_not_null())
+        .select(*keys, "segment_id")
         .join(best.lazy(), on="segment_id", how="left")
         .group_by(keys)
         .agg(
-            (
-                pl.col("combined").is_not_null()
-                & ~pl.col("gated").fill_null(True)
-                & (pl.col("combined") >= cut)
-            )
-            .all()
-            .alias("keep")
+            pl.col("combined").min().alias("min_combined"),
+            (pl.col("combined").is_not_null() & ~pl.col("gated").fill_null(True)).all().alias("eligible"),
         )
-        .filter(pl.col("keep"))
+        .collect()
+    )
+
+
+def kept_samples(warehouse: Warehouse, cut: float, split: str = "train") -> pl.DataFrame:
+    """French samples of `split` whose every segment's best translation scores >= cut with no gate."""
+    keys = ["dataset", "split", "sample_id"]
+    verdict = (
+        sample_scores(warehouse, split)
+        .filter(pl.col("eligible") & (pl.col("min_combined") >= cut))
         .select(keys)
     )
     return (
         warehouse.scan("french_samples")
         .filter(pl.col("split") == split)
-        .join(verdict, on=keys, how="semi")
+        .join(verdict.lazy(), on=keys, how="semi")
         .collect()
     )
+
+
+AUTO_PREFIX = "q"
+
+
+def sweep_keys(cuts: list[float] | None, points: int) -> list[str]:
+    """Partition keys of the sweep: the configured cuts ("0.85"), or `points` quantile levels of the
+    samples' scores ("q000" keeps every eligible sample ... "q100" only the best-scored ones)."""
+    if cuts:
+        return [cut_key(c) for c in cuts]
+    if points < 2:
+        raise ValueError(f"[evaluation] sweep_points must be >= 2 (keep-all and the strictest), not {points}")
+    return [f"{AUTO_PREFIX}{round(100 * i / (points - 1)):03d}" for i in range(points)]
+
+
+def resolve_cut(warehouse: Warehouse, key: str) -> float:
+    """The combined-score cut of a sweep key: the number itself, or for a quantile level the lowest
+    score among the best (100 - level)% of eligible training samples (level 0: keep all, cut 0)."""
+    if not key.startswith(AUTO_PREFIX):
+        return float(key)
+    level = int(key.removeprefix(AUTO_PREFIX)) / 100
+    if level == 0:
+        return 0.0
+    scores = sample_scores(warehouse).filter(pl.col("eligible"))["min_combined"].drop_nulls()
+    if scores.len() == 0:
+        return 0.0
+    return round(float(scores.quantile(level, interpolation="lower")), 6)
 
 
 def gold_precision(
@@ -116,14 +145,17 @@ def gold_precision(
     )
 
 
-def cut_corpus(warehouse: Warehouse, cut: float, gold_high_chrf: float = 60.0) -> CorpusCut:
-    """Write the corpus a cut keeps (train split) and measure it."""
+def cut_corpus(
+    warehouse: Warehouse, cut: float, gold_high_chrf: float = 60.0, key: str | None = None
+) -> CorpusCut:
+    """Write the corpus a cut keeps (train split) and measure it (folder named by `key`, else the cut)."""
     kept = kept_samples(warehouse, cut)
     total = (
         warehouse.scan("french_samples").filter(pl.col("split") == "train").select(pl.len()).collect().item()
     )
     occurrences, precision, chrf = gold_precision(warehouse, kept, gold_high_chrf)
-    staging = warehouse.staging_dir(f"sweep-{cut_key(cut)}")
+    key = key or cut_key(cut)
+    staging = warehouse.staging_dir(f"sweep-{key}")
     french = (
         with_image_token(kept).with_columns(
             pl.concat_str("dataset", "split", "sample_id", separator="/").alias("id")
@@ -136,7 +168,7 @@ def cut_corpus(warehouse: Warehouse, cut: float, gold_high_chrf: float = 60.0) -
     )
     write_parquet_stream([french], staging / "samples.parquet", CORPUS_SAMPLES)
     manifest: dict[str, Any] = {
-        "corpus": f"sweep cut {cut_key(cut)}",
+        "corpus": f"sweep {key} (cut {cut:g})",
         "cut": cut,
         "rule": "train split; every segment's best translation has combined >= cut and no gate",
         "samples": kept.height,
@@ -151,7 +183,7 @@ def cut_corpus(warehouse: Warehouse, cut: float, gold_high_chrf: float = 60.0) -
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-    folder = sweep_dir(warehouse, cut)
+    folder = sweep_dir(warehouse, key)
     warehouse.replace_dir(staging, folder)
     return CorpusCut(cut, folder, kept.height, manifest["share_of_train"], occurrences, precision, chrf)
 
@@ -160,30 +192,30 @@ def train_cut(
     warehouse: Warehouse,
     corpus: CorpusCut,
     method: str,
-    steps: int,
-    options: dict[str, Any],
+    seed: int,
     training: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train a model of `method` on the cut's corpus with training's own entry point.
+    """Train one seed's model of `method` on the cut's corpus with exactly the tier models' recipe
+    (`[training]` finetune, its example budget), so cuts and tier sets compare on data alone.
 
-    The finetuning recipe is the project's `[training]` one with `max_steps = steps`; `options` override
-    more of its fields (e.g. `batch_size`, `max_samples`)."""
+    The model lives under `models/runs/<run id>`: two cuts that keep the same samples share one model.
+    `options` override more TrainConfig fields (every cut alike)."""
     from dataclasses import replace
 
     from training.config import parse_training
-    from training.train import models_dir, train_on_corpus
+    from training.train import finetune_config, train_on_corpus
 
     settings = parse_training(training)
-    config = replace(settings.finetune, max_steps=steps, **options)
+    config = replace(finetune_config(settings, seed=seed), **(options or {}))
     started = time.perf_counter()
     report = train_on_corpus(
         warehouse,
         corpus.folder,
         method=method,
-        out_dir=models_dir(warehouse) / "sweep" / f"cut_{cut_key(corpus.cut)}__{method}",
         config=config,
         method_config=settings.method(method),
-        model_name=f"sweep:cut_{cut_key(corpus.cut)}__{method}",
+        model_name=f"sweep:{corpus.folder.name}__{method}__seed{seed}",
     )
     return {
         "model_dir": str(report.model_dir),

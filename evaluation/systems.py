@@ -55,6 +55,7 @@ class DirectModel:
     method: str | None = None
     tier_set: str | None = None
     mt_system: str | None = None
+    seed: int | None = None  # training seed, for one seed's model of a seeded configuration
     timing: Timing = field(default_factory=Timing)
 
     @property
@@ -187,3 +188,52 @@ def create_backward(config: MTSystemConfig) -> MTSystem:
         options.update(source_lang="fr", target_lang="en")
         return create_system(MTSystemConfig(config.name, config.backend, options, config.batch_size))
     return create_system(config)
+
+
+@dataclass
+class MajorityAnswer:
+    """The floor any model must beat: per question type, the benchmark's most frequent reference answer.
+
+    Taken on the benchmark's own answers, it is the best any constant-per-type answerer can score on
+    these items (an upper bound of the train-split majority): a model at or below it has learned nothing
+    from the image. It picks nothing among models, so reading test answers leaks no choice."""
+
+    name: str = "majority"
+    kind: str = "baseline"
+    method: str | None = None
+    tier_set: str | None = None
+    mt_system: str | None = None
+    seed: int | None = None
+    answers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        import hashlib
+        import json
+
+        return (
+            "majority-" + hashlib.sha256(json.dumps(self.answers, sort_keys=True).encode()).hexdigest()[:12]
+        )
+
+    @classmethod
+    def of(cls, items: pl.DataFrame) -> MajorityAnswer:
+        counts = (
+            items.with_columns(pl.col("question_type").fill_null("other"))
+            .group_by("question_type", "answer")
+            .len()
+            .sort(["question_type", "len", "answer"], descending=[False, True, False])
+            .unique("question_type", keep="first")
+        )
+        return cls(answers=dict(counts.select("question_type", "answer").iter_rows()))
+
+    def predict(self, items: pl.DataFrame, batch_size: int) -> pl.DataFrame:
+        answers = items["question_type"].fill_null("other").replace_strict(self.answers, default=None)
+        return pl.DataFrame(
+            {
+                "item_id": items["item_id"],
+                "prediction": answers,
+                "question_mt_en": None,
+                "prediction_en": None,
+            },
+            schema=PREDICTION_SCHEMA,
+        )

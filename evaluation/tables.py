@@ -11,8 +11,11 @@ BY_TYPE = pl.List(pl.Struct({"question_type": pl.String(), "n": pl.Int64(), "acc
 EVALUATIONS = TableSpec(
     name="evaluations",
     schema={
-        "model": pl.String(),  # english_vlm, translate_test:<mt system>, <tier set>:<method>, sweep:<cut>
-        "model_kind": pl.String(),  # english_vlm | translate_test | tier_model | sweep
+        # english_vlm, translate_test:<mt system>, <tier set>:<method>, sweep:<cut>, majority; one trained
+        # model of a seeded configuration: <configuration>@seed<k>
+        "model": pl.String(),
+        # english_vlm | translate_test | tier_model | sweep | baseline | seed_run (one seed's model)
+        "model_kind": pl.String(),
         "model_version": pl.String(),  # weights hash (+ MT system versions for translate-test)
         "method": pl.String(),
         "tier_set": pl.String(),
@@ -23,8 +26,13 @@ EVALUATIONS = TableSpec(
         "n": pl.Int64(),
         "correct": pl.Int64(),
         "accuracy": pl.Float64(),
-        "ci_low": pl.Float64(),  # 95% percentile bootstrap interval over items
+        # 95% interval: hierarchical bootstrap over seeds and items (over items alone when seeds = 1)
+        "ci_low": pl.Float64(),
         "ci_high": pl.Float64(),
+        "seeds": pl.Int64(),  # trained models averaged in this row (1 for a single model or pipeline)
+        "seed": pl.Int64(),  # seed_run rows: the training seed of that one model
+        "seed_sd": pl.Float64(),  # standard deviation of the per-seed accuracies
+        "seed_models": pl.List(pl.String()),  # the `model` rows whose predictions this row averages
         # translate-test only: the English VLM's English answer against the English reference, i.e.
         # the accuracy before the answer is translated back to French
         "accuracy_answer_en": pl.Float64(),
@@ -39,7 +47,8 @@ EVALUATIONS = TableSpec(
         "SELECT * FROM {source} QUALIFY row_number() OVER "
         "(PARTITION BY model, benchmark ORDER BY created_at DESC) = 1"
     ),
-    description="Accuracy of each (model, benchmark) with a 95% bootstrap interval, per question type, timing.",
+    description="Accuracy of each (model, benchmark): the mean over training seeds with a 95% interval over "
+    "seeds and items, per question type, timing; each seed's model has its own `seed_run` row.",
 )
 
 EVAL_PREDICTIONS = TableSpec(
@@ -112,6 +121,7 @@ EVAL_LATENCY = TableSpec(
 SWEEP_RESULTS = TableSpec(
     name="sweep_results",
     schema={
+        "point": pl.String(),  # the partition key: a configured cut, or a quantile level "q040"
         "cut": pl.Float64(),
         "samples": pl.Int64(),  # training samples kept (worst segment >= cut, no gate)
         "share": pl.Float64(),  # of all training samples
@@ -126,12 +136,41 @@ SWEEP_RESULTS = TableSpec(
         "benchmark": pl.String(),
         "n": pl.Int64(),
         "accuracy": pl.Float64(),
-        "ci_low": pl.Float64(),
+        "ci_low": pl.Float64(),  # 95%, over seeds and items
         "ci_high": pl.Float64(),
+        "seeds": pl.Int64(),
+        "seed_sd": pl.Float64(),
         "created_at": pl.Datetime("us", "UTC"),
     },
     description="Threshold sweep: per combined-score cut, the corpus kept, its gold precision, and the "
     "accuracy of a model trained on it.",
+)
+
+COMPARISONS = TableSpec(
+    name="comparisons",
+    schema={
+        "system_a": pl.String(),
+        "system_b": pl.String(),
+        "kind_a": pl.String(),
+        "kind_b": pl.String(),
+        "benchmark": pl.String(),
+        "n": pl.Int64(),  # the items both were scored on
+        "accuracy_a": pl.Float64(),
+        "accuracy_b": pl.Float64(),
+        "diff": pl.Float64(),  # accuracy_a - accuracy_b (means over seeds)
+        "ci_low": pl.Float64(),  # 95%: bootstrap paired over items, seeds resampled within each system
+        "ci_high": pl.Float64(),
+        "p_value": pl.Float64(),  # two-sided, from that bootstrap
+        "p_adjusted": pl.Float64(),  # Holm over every pair of the benchmark
+        "significant": pl.Boolean(),  # p_adjusted < 0.05
+        "seeds": pl.Int64(),  # the fewer seeds of the two
+        "seeds_a": pl.Int64(),
+        "seeds_b": pl.Int64(),
+        "resamples": pl.Int64(),
+        "created_at": pl.Datetime("us", "UTC"),
+    },
+    description="Every pair of compared systems on the same items: difference of accuracy, 95% interval and "
+    "Holm-corrected p-value, paired over items and seeds (partition = benchmark).",
 )
 
 BENCHMARK_ITEMS = TableSpec(
@@ -156,6 +195,7 @@ TABLES: list[TableSpec] = [
     EVAL_TRANSLATIONS,
     EVAL_LATENCY,
     SWEEP_RESULTS,
+    COMPARISONS,
     BENCHMARK_ITEMS,
 ]
 

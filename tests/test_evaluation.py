@@ -227,7 +227,7 @@ def test_rerun_reuses_cached_predictions(small: Warehouse, tiny_vlm: Path) -> No
     assert by_type["n"].sum() == 10
 
 
-def test_sweep_two_cuts_trains_and_evaluates_two_models(small: Warehouse, tiny_vlm: Path) -> None:
+def test_sweep_two_cuts_trains_and_evaluates_two_seeds_each(small: Warehouse, tiny_vlm: Path) -> None:
     from evaluation.pipeline import run_sweep_cut
 
     scores = small.sql("SELECT min_combined FROM french_samples WHERE split = 'train' AND tier <> 'rejected'")
@@ -235,15 +235,114 @@ def test_sweep_two_cuts_trains_and_evaluates_two_models(small: Warehouse, tiny_v
         round(float(scores["min_combined"].min()), 4),
         round(float(scores["min_combined"].quantile(0.5)), 4),
     ]
-    config = EvaluationConfig(sweep_cuts=cuts, sweep_steps=2, sweep_options={"batch_size": 8}, bootstrap=200)
+    config = EvaluationConfig(
+        sweep_cuts=cuts, seeds=[0, 1], sweep_options={"batch_size": 8, "max_steps": 2}, bootstrap=200
+    )
     rows = [run_sweep_cut(small, PROJECT, config, cut) for cut in cuts]
     assert rows[0]["samples"] > rows[1]["samples"] > 0
     assert all(r["accuracy"] is not None and r["n"] == PER_SPLIT and r["steps"] == 2 for r in rows)
+    assert all(r["seeds"] == 2 for r in rows)
     assert rows[0]["model_dir"] != rows[1]["model_dir"] and all(Path(r["model_dir"]).exists() for r in rows)
     table = small.sql("SELECT cut, samples, accuracy FROM sweep_results ORDER BY cut")
     assert table["cut"].to_list() == cuts
-    evaluated = small.sql("SELECT model FROM evaluations WHERE model_kind = 'sweep' ORDER BY model")
-    assert evaluated.height == 2
+    evaluated = small.sql(
+        "SELECT model, seeds, seed_models, accuracy FROM evaluations WHERE model_kind = 'sweep' ORDER BY model"
+    )
+    assert evaluated.height == 2 and evaluated["seeds"].to_list() == [2, 2]
+    per_seed = dict(
+        small.sql("SELECT model, accuracy FROM evaluations WHERE model_kind = 'seed_run'").iter_rows()
+    )
+    for row in evaluated.iter_rows(named=True):
+        members = row["seed_models"]
+        assert [m.rsplit("@", 1)[1] for m in members] == ["seed0", "seed1"]
+        assert abs(row["accuracy"] - sum(per_seed[m] for m in members) / 2) < 1e-12  # the mean over seeds
+    # two cuts' points by quantile level: keep-all is cut 0, the strictest keeps the best-scored samples
+    from evaluation.sweep import resolve_cut, sweep_keys
+
+    keys = sweep_keys(None, 6)
+    assert keys[0] == "q000" and keys[-1] == "q100" and len(keys) == 6
+    assert resolve_cut(small, "q000") == 0.0
+    strictest = resolve_cut(small, "q100")
+    assert kept_samples(small, strictest).height > 0
+    assert kept_samples(small, strictest + 1e-6).height == 0  # nothing stricter keeps a sample
+
+
+def test_equal_compute_runs_see_the_same_number_of_examples(small: Warehouse, tiny_vlm: Path) -> None:
+    from dataclasses import replace
+
+    from training.config import TrainConfig
+    from training.train import train_on_corpus
+
+    scores = small.sql("SELECT min_combined FROM french_samples WHERE split = 'train' AND tier <> 'rejected'")
+    loose = cut_corpus(small, float(scores["min_combined"].min()), key="equal_loose")
+    strict = cut_corpus(small, float(scores["min_combined"].quantile(0.8)), key="equal_strict")
+    assert loose.samples > strict.samples > 0
+    budget = replace(TrainConfig.tiny(), max_steps=None, examples=48, batch_size=8)
+    reports = [train_on_corpus(small, c.folder, method="lora", config=budget) for c in (loose, strict)]
+    assert [r.samples for r in reports] == [loose.samples, strict.samples]
+    assert [r.steps * budget.batch_size for r in reports] == [48, 48]  # the same examples seen by each
+    assert reports[1].epochs > reports[0].epochs  # the small corpus is repeated more
+
+
+class _AlwaysOui:
+    """A model that always answers "oui" (what a collapsed fine-tune does)."""
+
+    name, kind, method, tier_set, mt_system, seed, version = (
+        "oui:lora@seed0",
+        "seed_run",
+        None,
+        None,
+        None,
+        0,
+        "oui",
+    )
+
+    def predict(self, items: pl.DataFrame, batch_size: int) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"item_id": items["item_id"], "prediction": ["oui"] * items.height},
+            schema={"item_id": pl.String(), "prediction": pl.String()},
+        ).with_columns(
+            pl.lit(None, pl.String()).alias("question_mt_en"),
+            pl.lit(None, pl.String()).alias("prediction_en"),
+        )
+
+
+def test_collapse_check_fails_a_model_that_always_answers_oui(small: Warehouse, tiny_vlm: Path) -> None:
+    from evaluation.compare import degenerate_models, evaluate_baselines
+    from evaluation.run import evaluate
+
+    evaluate(small, _AlwaysOui(), "easy_vqa_fr_gold", resamples=200)
+    (baseline,) = evaluate_baselines(small, ["easy_vqa_fr_gold"], resamples=200)
+    assert baseline["model"] == "majority" and baseline["model_kind"] == "baseline"
+    assert 0 < baseline["accuracy"] < 1
+    flagged = degenerate_models(small)
+    oui = flagged.filter(pl.col("model") == "oui:lora@seed0").row(0, named=True)
+    assert oui["reason"].startswith("collapsed") and oui["top_answer"] == "oui" and oui["top_share"] == 1.0
+
+
+def test_comparisons_pair_every_system_and_a_twin_differs_by_zero(small: Warehouse, tiny_vlm: Path) -> None:
+    from evaluation.compare import compare_systems
+    from evaluation.pipeline import load_model
+    from evaluation.run import evaluate
+    from evaluation.systems import DirectModel
+
+    predictor = load_model(tiny_vlm, small)
+    for name in ("twin_a", "twin_b"):  # the same weights under two names: the same predictions
+        evaluate(
+            small, DirectModel(predictor, name=name, kind="english_vlm"), "easy_vqa_fr_gold", resamples=200
+        )
+    frame = compare_systems(small, ["easy_vqa_fr_gold"], resamples=500)
+    names = set(frame["system_a"]) | set(frame["system_b"])
+    assert {"twin_a", "twin_b"} <= names
+    k = len(names)
+    assert frame.height == k * (k - 1) // 2  # every pair once
+    twin = frame.filter((pl.col("system_a") == "twin_a") & (pl.col("system_b") == "twin_b")).row(
+        0, named=True
+    )
+    assert twin["diff"] == 0.0 and twin["p_value"] == 1.0 and twin["p_adjusted"] == 1.0
+    assert (frame["p_adjusted"] >= frame["p_value"]).all()
+    stored = small.sql("SELECT count(*) AS n FROM comparisons WHERE benchmark = 'easy_vqa_fr_gold'")
+    assert stored["n"].item() == frame.height
 
 
 def test_latency_split_and_report(small: Warehouse, tiny_vlm: Path) -> None:

@@ -74,6 +74,9 @@ class TrainConfig:
     epochs: float = 1.0
     max_steps: int | None = None
     max_samples: int | None = None
+    # Equal compute: training examples every compared run sees (steps = examples / batch_size, any
+    # corpus size); None = epochs / max_steps decide.
+    examples: int | None = None
     batch_size: int = 256
     lr: float = 2e-3  # default for the parts a method trains (a method may set its own per part)
     warmup_steps: int = 30
@@ -163,8 +166,8 @@ ENGLISH_TRAIN = TrainConfig(
 )
 # French fine-tuning: the full recipe trains 3 epochs over the corpus's train split ...
 FULL_FINETUNE = TrainConfig(epochs=3, batch_size=128, lr=2e-3, warmup_steps=30, checkpoint_every=200)
-# ... the demo recipe 120 steps of 128 samples (~15k samples seen) per run.
-DEMO_FINETUNE = replace(FULL_FINETUNE, max_steps=120)
+# ... the demo recipe 15,360 examples per run (120 steps of 128) whatever the corpus size.
+DEMO_FINETUNE = replace(FULL_FINETUNE, examples=15_360)
 
 
 def _build(cls: type, raw: dict[str, Any], base: Any) -> Any:

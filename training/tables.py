@@ -18,6 +18,7 @@ TRAINING_RUNS = TableSpec(
         "corpus_hash": pl.String(),  # hash of the training rows actually used (ids, texts, weights)
         "base_model_dir": pl.String(),
         "model_dir": pl.String(),
+        "seed": pl.Int64(),  # training seed (initialisation of what trains, data order)
         "reused_from": pl.String(),  # run id whose model this row reuses (identical corpus), else null
         "samples": pl.Int64(),
         "steps": pl.Int64(),

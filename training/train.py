@@ -74,6 +74,7 @@ class TrainingReport:
     total_params: int
     device: str
     config: str
+    seed: int = 0
     reused_from: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -102,8 +103,13 @@ def english_vlm_dir(warehouse: Any) -> Path:
     return models_dir(warehouse) / "english_vlm"
 
 
-def tier_model_dir(warehouse: Any, tier_set: str, method: str) -> Path:
-    return models_dir(warehouse) / "tier_models" / f"{tier_set}__{method}"
+def seed_suffix(seed: int) -> str:
+    """Seed 0 keeps the plain name (one-seed projects see no change); other seeds add `__seed<k>`."""
+    return "" if seed == 0 else f"__seed{seed}"
+
+
+def tier_model_dir(warehouse: Any, tier_set: str, method: str, seed: int = 0) -> Path:
+    return models_dir(warehouse) / "tier_models" / f"{tier_set}__{method}{seed_suffix(seed)}"
 
 
 def _hash(*parts: Any) -> str:
@@ -180,7 +186,12 @@ def run_training(spec: RunSpec) -> TrainingReport:
     if n == 0:
         raise ValueError(f"{spec.model_name}: no training samples (split 'train') in {spec.corpus}")
     steps_per_epoch = math.ceil(n / cfg.batch_size)
-    total_steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * steps_per_epoch))
+    # `examples` (equal compute): every compared run sees that many examples whatever its corpus size;
+    # a small corpus is repeated for more epochs
+    total_steps = cfg.max_steps or max(
+        1,
+        math.ceil(cfg.examples / cfg.batch_size) if cfg.examples else math.ceil(cfg.epochs * steps_per_epoch),
+    )
     stage_steps = _split_steps(total_steps, [s.fraction for s in stages])
     meta = {"run_id": run_id, "model": spec.model_name, "method": spec.method.name, "identity": spec.identity}
 
@@ -332,6 +343,7 @@ def run_training(spec: RunSpec) -> TrainingReport:
         total_params=sum(p.numel() for p in model.parameters()),
         device=device,
         config=json.dumps(spec.identity["configs"], sort_keys=True),
+        seed=cfg.seed,
     )
     curve = pl.DataFrame(
         losses,
@@ -530,19 +542,22 @@ def train_tier_model(
     settings: TrainingSettings | None = None,
     steps: int | None = None,
     emit: Callable[[str], None] | None = None,
+    seed: int | None = None,
 ) -> TrainingReport:
-    """One (tier set, method) model; a corpus identical to one already trained reuses that model."""
+    """One (tier set, method, seed) model; a corpus identical to one already trained reuses that model.
+
+    The seed changes the trainable initialisation (LoRA, new head rows), the subset and the data order."""
     from vlmfr_data.corpora import corpora_dir
 
     settings = settings or _settings_from_config()
-    train = settings.finetune if steps is None else replace(settings.finetune, max_steps=steps)
+    train = finetune_config(settings, seed=seed, steps=steps)
     corpus = corpora_dir(warehouse) / tier_set
     if not (corpus / "samples.parquet").exists():
         raise FileNotFoundError(f"no corpus {corpus}: materialize french_corpora[{tier_set}] first")
     from training.checkpoints import read_meta
 
     family = read_meta(english_vlm_dir(warehouse)).get("family", settings.family)
-    model_name = f"{family}:{tier_set}__{method}"
+    model_name = f"{family}:{tier_set}__{method}{seed_suffix(train.seed)}"
     reusable = _finished_twin(warehouse, corpus, method, settings, train, model_name)
     if reusable is not None:
         return reusable
@@ -550,7 +565,7 @@ def train_tier_model(
         warehouse,
         corpus,
         method=method,
-        out_dir=tier_model_dir(warehouse, tier_set, method),
+        out_dir=tier_model_dir(warehouse, tier_set, method, train.seed),
         config=train,
         method_config=settings.method(method),
         tier_set=tier_set,
@@ -578,11 +593,11 @@ def _finished_twin(
         "configs": [asdict(recipe.config), asdict(replace(train, device=None, threads=1))],
     }
     run_id = _hash(identity)
-    own = tier_model_dir(warehouse, corpus.name, method)
+    own = tier_model_dir(warehouse, corpus.name, method, train.seed)
     if read_meta(own).get("run_id") == run_id:
         return None  # this tier set's own finished run: run_training reuses it
     folder = models_dir(warehouse) / "tier_models"
-    for other in sorted(folder.glob(f"*__{method}")) if folder.exists() else []:
+    for other in sorted(folder.glob(f"*__{method}{seed_suffix(train.seed)}")) if folder.exists() else []:
         meta = read_meta(other)
         if meta.get("run_id") == run_id and "report" in meta:
             source = meta["report"]
@@ -601,6 +616,16 @@ def _finished_twin(
             log.info(f"{model_name}: corpus identical to {other.name}; reusing its model")
             return report
     return None
+
+
+def finetune_config(
+    settings: TrainingSettings, seed: int | None = None, steps: int | None = None
+) -> TrainConfig:
+    """The French fine-tuning recipe every compared run uses, for one seed (`steps` overrides its length)."""
+    train = settings.finetune
+    if seed is not None:
+        train = replace(train, seed=seed)
+    return train if steps is None else replace(train, max_steps=steps)
 
 
 def _settings_from_config() -> TrainingSettings:

@@ -37,7 +37,7 @@ from typing import Any
 import polars as pl
 
 from vlmfr_data.store import TableSpec, Warehouse, write_parquet_stream
-from vlmfr_data.tiers import TIER_SETS
+from vlmfr_data.tiers import GOLD_CORPUS, TIER_SETS
 
 log = logging.getLogger(__name__)
 
@@ -278,13 +278,50 @@ def _size(path: str | Path) -> int | None:
         return None
 
 
+def gold_french_samples(warehouse: Warehouse, dataset: str, gold: pl.DataFrame) -> pl.DataFrame:
+    """`dataset`'s samples rebuilt from the gold references (`segment_id, reference`), tier `high` when
+    every segment has one and `rejected` otherwise: the French samples' own rule with gold for MT."""
+    from vlmfr_data.quality.french_samples import rebuild_samples
+
+    best = gold.select(
+        "segment_id",
+        pl.col("reference").alias("text_fr"),
+        pl.lit("high").alias("tier"),
+        pl.lit(1.0).alias("combined"),
+        pl.lit(GOLD_CORPUS).alias("system"),
+    ).unique("segment_id")
+    # one dataset at a time: the gold covers only datasets with hand-written references (small)
+    pieces = warehouse.scan("sample_segments", dataset).collect()
+    samples = warehouse.scan("samples", dataset).collect()
+    return rebuild_samples(samples, pieces, best)
+
+
 def export_corpus(
-    warehouse: Warehouse, name: str, thresholds: dict[str, float], batch_rows: int = 50_000
+    warehouse: Warehouse,
+    name: str,
+    thresholds: dict[str, float],
+    batch_rows: int = 50_000,
+    gold: pl.DataFrame | None = None,
 ) -> CorpusReport:
-    """Write one cumulative tier corpus; samples stream through in batches of `batch_rows`."""
-    if name not in TIER_SETS:
-        raise KeyError(f"unknown corpus {name!r}; known: {list(TIER_SETS)}")
-    tiers = TIER_SETS[name]
+    """Write one cumulative tier corpus (or the `gold` ceiling corpus, from `gold` references);
+    samples stream through in batches of `batch_rows`."""
+    if name == GOLD_CORPUS:
+        if gold is None:
+            raise ValueError("the gold corpus needs the gold references (vlmfr_data.quality.gold)")
+        tiers = ["high"]
+    elif name in TIER_SETS:
+        tiers = TIER_SETS[name]
+    else:
+        raise KeyError(f"unknown corpus {name!r}; known: {[*TIER_SETS, GOLD_CORPUS]}")
+
+    def french_batches(dataset: str) -> Iterator[pl.DataFrame]:
+        if name != GOLD_CORPUS:
+            yield from warehouse.iter_batches("french_samples", dataset, batch_rows=batch_rows)
+        elif gold is not None and gold.height:
+            frame = gold_french_samples(warehouse, dataset, gold)
+            for start in range(0, frame.height, batch_rows):
+                yield frame.slice(start, batch_rows)
+
     staging = warehouse.staging_dir(f"corpus-{name.replace('+', '_')}")
     images = CorpusImages(warehouse)
     by_dataset: dict[str, int] = {}
@@ -297,7 +334,7 @@ def export_corpus(
             """Each batch goes to llava.json as it passes, then on to samples.parquet."""
             nonlocal instructed
             for dataset in warehouse.partitions("french_samples"):
-                for batch in warehouse.iter_batches("french_samples", dataset, batch_rows=batch_rows):
+                for batch in french_batches(dataset):
                     french = batch.filter(pl.col("tier").is_in(tiers))
                     if french.height == 0:
                         continue
@@ -326,7 +363,10 @@ def export_corpus(
         "samples": sum(by_dataset.values()),
         "by_dataset": by_dataset,
         "by_split": dict(sorted(by_split.items())),
-        "thresholds": thresholds,
+        "thresholds": thresholds if name != GOLD_CORPUS else None,
+        "rule": "every segment has a gold reference; French text from the references"
+        if name == GOLD_CORPUS
+        else "samples whose worst segment tier is in `tiers`",
         "mt_systems": _mt_systems(warehouse),
         "source_datasets": _source_versions(warehouse),
         # relative to this manifest's folder: `Path(corpus_folder) / image_folder / image`

@@ -17,7 +17,7 @@ From a notebook, the whole data half is:
     stages.combine(warehouse, config)
     stages.rebuild_french(warehouse, config)
     stages.evaluate_gold(warehouse, config)
-    for tier_set in TIER_SETS:
+    for tier_set in CORPUS_NAMES:
         stages.export_corpus(warehouse, config, tier_set)
     stages.report(warehouse, config)
 
@@ -270,9 +270,15 @@ def export_corpus(
 ) -> StageReport:
     """The French corpus of one cumulative tier set under `$VLMFR_HOME/corpora/<tier_set>/`."""
     from vlmfr_data.corpora import export_corpus as export
+    from vlmfr_data.tiers import GOLD_CORPUS
 
     started = time.perf_counter()
-    result = export(warehouse, tier_set, _quality(config).thresholds)
+    gold = None
+    if tier_set == GOLD_CORPUS:
+        from vlmfr_data.quality.gold import load_configured_gold
+
+        gold = load_configured_gold(config)[0]
+    result = export(warehouse, tier_set, _quality(config).thresholds, gold=gold)
     _say(log, f"corpus {tier_set}: {result.samples} samples in {result.folder}")
     return StageReport(
         "french_corpora",

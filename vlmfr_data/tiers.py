@@ -16,6 +16,11 @@ REJECTED = TIERS[-1]
 # Cumulative training corpora: "high+medium" holds every sample whose tier is high or medium.
 TIER_SETS: dict[str, list[str]] = {"+".join(KEPT_TIERS[: i + 1]): KEPT_TIERS[: i + 1] for i in range(3)}
 
+# The ceiling corpus: samples whose every segment has a gold (hand-written) French reference, built from
+# the references instead of the MT. Trained like a tier set, it measures what the translations cost.
+GOLD_CORPUS = "gold"
+CORPUS_NAMES: list[str] = [*TIER_SETS, GOLD_CORPUS]
+
 # Ordered enum: `max()` of a sample's segment tiers is its worst tier.
 TIER_ENUM = pl.Enum(TIERS)
 

@@ -37,12 +37,14 @@ def build_french_samples(warehouse: Warehouse, dataset: str, samples_per_batch: 
             in_bucket = (pl.col("sample_id").hash(seed=0) % buckets) == bucket
             pieces = warehouse.scan("sample_segments", dataset).filter(in_bucket).collect()
             samples = warehouse.scan("samples", dataset).filter(in_bucket).collect()
-            yield _french_samples(samples, pieces, best)
+            yield rebuild_samples(samples, pieces, best)
 
     return warehouse.write_partition("french_samples", bucket_frames(), partition=dataset)
 
 
-def _french_samples(samples: pl.DataFrame, pieces: pl.DataFrame, best: pl.DataFrame) -> pl.DataFrame:
+def rebuild_samples(samples: pl.DataFrame, pieces: pl.DataFrame, best: pl.DataFrame) -> pl.DataFrame:
+    """Samples rebuilt in French from `best` (segment_id, text_fr, tier, combined, system), with their
+    worst tier; a segment missing from `best` makes its sample `rejected`."""
     keys = ["dataset", "split", "sample_id"]
     per_sample = (
         pieces.filter(pl.col("segment_id").is_not_null())
