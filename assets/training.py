@@ -18,7 +18,8 @@ from vlmfr_data.tiers import CORPUS_NAMES, GOLD_CORPUS
 
 SETTINGS = parse_training(CONFIG.training)
 # every compared French configuration is trained once per seed
-SEEDS = EvaluationConfig.from_project(CONFIG).seeds
+EVALUATION = EvaluationConfig.from_project(CONFIG)
+SEEDS = EVALUATION.seeds
 FRENCH_CORPORA = dg.AssetKey("french_corpora")
 AUTOMATION = dg.AutomationCondition.eager()
 
@@ -53,6 +54,9 @@ def _report_metadata(report) -> dict:  # noqa: ANN001 - training.train.TrainingR
         "total_params": report.total_params,
         "corpus_hash": report.corpus_hash,
         "reused_from": report.reused_from or "",
+        "selected_step": report.selected_step,
+        "dev_accuracy": report.dev_accuracy,
+        "dev": report.dev or "",
     }
     curve_path = report.loss_png
     if curve_path.exists():
@@ -71,9 +75,12 @@ def _report_metadata(report) -> dict:  # noqa: ANN001 - training.train.TrainingR
     "VLMFR_HOME/models/english_vlm/. Reused while its training data and config are unchanged.",
 )
 def english_vlm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from evaluation.dev import ENGLISH_DEV, dev_set
     from training.train import train_english_vlm
 
-    report = train_english_vlm(warehouse.get(), SETTINGS, emit=context.log.info)
+    store = warehouse.get()
+    dev = dev_set(store, ENGLISH_DEV, EVALUATION.dev_items, EVALUATION.english_dev_every)
+    report = train_english_vlm(store, SETTINGS, emit=context.log.info, dev=dev)
     return dg.MaterializeResult(metadata=_report_metadata(report))
 
 
@@ -89,17 +96,23 @@ def english_vlm(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     "non-LoRA weight, loss curve, a training_runs row each. Re-running resumes or reuses.",
 )
 def tier_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from evaluation.dev import FRENCH_DEV, dev_set
     from training.train import train_tier_model
 
     keys = context.partition_key.keys_by_dimension
     store = warehouse.get()
+    dev = dev_set(store, FRENCH_DEV, EVALUATION.dev_items, EVALUATION.dev_every)
     reports = [
-        train_tier_model(store, keys["tier_set"], keys["method"], SETTINGS, emit=context.log.info, seed=seed)
+        train_tier_model(
+            store, keys["tier_set"], keys["method"], SETTINGS, emit=context.log.info, seed=seed, dev=dev
+        )
         for seed in SEEDS
     ]
     metadata = _report_metadata(reports[0])
     metadata["seeds"] = dg.MetadataValue.json(list(SEEDS))
     metadata["final_loss_per_seed"] = dg.MetadataValue.json([r.final_loss for r in reports])
+    metadata["dev_accuracy_per_seed"] = dg.MetadataValue.json([r.dev_accuracy for r in reports])
+    metadata["selected_step_per_seed"] = dg.MetadataValue.json([r.selected_step for r in reports])
     metadata["seconds"] = round(sum(r.seconds for r in reports), 2)
     return dg.MaterializeResult(metadata=metadata)
 

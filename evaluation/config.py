@@ -3,6 +3,8 @@
     [evaluation]
     benchmarks = ["easy_vqa_en", "easy_vqa_fr_gold"]   # default: these two + easy_vqa_fr_<system> per MT system
     seeds = [0, 1]               # training seeds of every compared French configuration
+    dev_items = 1000             # dev items (held-out train images) each run is chosen on
+    dev_every = 20               # steps between dev evaluations of a French run (english_dev_every: stage 0)
     limit = 0                    # evaluate N evenly spaced items of each benchmark (0 = all)
     tier_benchmarks = ["easy_vqa_fr_gold"]  # benchmarks for the tier models (default: every French one)
     batch_size = 256             # questions per Predictor.answer call
@@ -40,6 +42,11 @@ class EvaluationConfig:
     limit: int = 0
     # training seeds of every compared French configuration (tier models, gold ceiling, sweep cuts)
     seeds: list[int] = field(default_factory=lambda: [0, 1])
+    # checkpoints are chosen on the dev split (held-out train images): items per dev evaluation, and
+    # steps between evaluations of a French run / of the English VLM
+    dev_items: int = 1000
+    dev_every: int = 20
+    english_dev_every: int = 150
     tier_benchmarks: list[str] | None = None  # None = every French benchmark
     batch_size: int = 256
     bootstrap: int = 1000

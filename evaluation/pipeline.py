@@ -419,9 +419,14 @@ def run_sweep_cut(
             f"gold precision {corpus.gold_precision}"
         )
     if corpus.samples:
+        from evaluation.dev import FRENCH_DEV, dev_set
+
         started = time.perf_counter()
+        dev = dev_set(warehouse, FRENCH_DEV, config.dev_items, config.dev_every)
         trained = [
-            train_cut(warehouse, corpus, config.sweep_method, seed, project.training, config.sweep_options)
+            train_cut(
+                warehouse, corpus, config.sweep_method, seed, project.training, config.sweep_options, dev
+            )
             for seed in config.seeds
         ]
         runs = pl.DataFrame(

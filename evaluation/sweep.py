@@ -195,11 +195,13 @@ def train_cut(
     seed: int,
     training: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
+    dev: Any = None,
 ) -> dict[str, Any]:
     """Train one seed's model of `method` on the cut's corpus with exactly the tier models' recipe
     (`[training]` finetune, its example budget), so cuts and tier sets compare on data alone.
 
     The model lives under `models/runs/<run id>`: two cuts that keep the same samples share one model.
+    `dev` (training.dev.DevSet): the checkpoint is chosen there, as for the tier models.
     `options` override more TrainConfig fields (every cut alike)."""
     from dataclasses import replace
 
@@ -216,6 +218,7 @@ def train_cut(
         config=config,
         method_config=settings.method(method),
         model_name=f"sweep:{corpus.folder.name}__{method}__seed{seed}",
+        dev=dev,
     )
     return {
         "model_dir": str(report.model_dir),

@@ -383,3 +383,40 @@ def test_apertium_translate_test_goes_back_through_the_same_pivot() -> None:
     assert spanish is not None and spanish.options["modes"] == ["fr-es", "spa-eng"]
     assert catalan is not None and catalan.options["modes"] == ["fra-cat", "cat-eng"]
     assert catalan.name == "cat_fr_en" and catalan.options["target_lang"] == "en"
+
+
+def test_checkpoints_are_chosen_on_dev_items_never_on_test(
+    small: Warehouse, tiny_vlm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from evaluation.dev import ENGLISH_DEV, FRENCH_DEV, dev_set
+    from training.config import TrainConfig
+    from training.data import corpus_examples, english_examples
+    from training.train import train_on_corpus
+
+    monkeypatch.setenv("VLMFR_DEV_SHARE", "0.3")  # 60 train samples here: hold out a third of their images
+    dev = dev_set(small, FRENCH_DEV, limit=0, every=2)
+    assert dev is not None and dev.item_ids
+    # what the selection reads: every dev item is a held-out train sample, none is a test sample
+    samples = small.sql("SELECT sample_id, split, image FROM samples WHERE dataset = 'easy_vqa'")
+    read = samples.filter(pl.col("sample_id").is_in(dev.item_ids))
+    assert read.height == len(dev.item_ids) and set(read["split"]) == {"train"}
+    test_ids = set(samples.filter(pl.col("split") == "test")["sample_id"])
+    assert not test_ids & set(dev.item_ids)
+    english = dev_set(small, ENGLISH_DEV, limit=0)
+    assert english is not None and english.item_ids == dev.item_ids  # the same held-out images
+    # ... and none of their images is trained on, in English or in French
+    dev_images = {Path(p).name for p in read["image"]}
+    corpus = cut_corpus(small, 0.0, key="dev_check")
+    for frame in (english_examples(small), corpus_examples(corpus.folder)):
+        assert not dev_images & {Path(p).name for p in frame["image"]}
+        assert frame.height > 0
+    config = replace(TrainConfig.tiny(), max_steps=6, batch_size=8)
+    report = train_on_corpus(small, corpus.folder, method="lora", config=config, dev=dev)
+    curve = small.sql(f"SELECT step, dev_accuracy FROM training_loss WHERE run_id = '{report.run_id}'")
+    evaluated = curve.filter(pl.col("dev_accuracy").is_not_null()).sort("step")
+    assert evaluated["step"].to_list() == [2, 4, 6]
+    best = evaluated.sort(["dev_accuracy", "step"], descending=[True, False]).row(0, named=True)
+    assert report.dev == FRENCH_DEV and report.selected_step == best["step"]
+    assert report.dev_accuracy == best["dev_accuracy"]

@@ -5,6 +5,8 @@
   weight is the sample's quality score (`min_combined`, the worst of its segments) for `qe_weighted`,
   1 otherwise.
 Evaluation ids (test split) never reach a training frame; `training.checks` verifies it on the result.
+Neither do dev samples (`vlmfr_data.splits`: a share of the train split's images, where runs choose
+their checkpoint and settings).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from vlmfr_data.splits import without_dev
 
 IMAGE_TOKEN = "<image>"
 CONVERSATION = pl.List(pl.Struct({"from": pl.String(), "value": pl.String()}))
@@ -70,6 +74,8 @@ def english_examples(warehouse: Any, dataset: str = "easy_vqa", split: str = TRA
         .sort("id")
         .collect()
     )
+    if split == TRAIN_SPLIT:
+        frame = without_dev(frame)
     return _with_image_token(frame).with_columns(pl.lit(1.0).alias("weight"))
 
 
@@ -94,8 +100,10 @@ def corpus_examples(corpus_dir: str | Path, weight_by_quality: bool = False) -> 
     weight = (
         pl.col("min_combined").fill_null(0.0).clip(0.0, 1.0) if weight_by_quality else pl.lit(1.0)
     ).cast(pl.Float64)
-    return frame.select(
-        "id", "split", "image", pl.col("conversations").cast(CONVERSATION), weight.alias("weight")
+    return without_dev(
+        frame.select(
+            "id", "split", "image", pl.col("conversations").cast(CONVERSATION), weight.alias("weight")
+        )
     ).sort("id")
 
 

@@ -19,6 +19,9 @@ TRAINING_RUNS = TableSpec(
         "base_model_dir": pl.String(),
         "model_dir": pl.String(),
         "seed": pl.Int64(),  # training seed (initialisation of what trains, data order)
+        "selected_step": pl.Int64(),  # the step whose weights the model holds (best on `dev`, else last)
+        "dev_accuracy": pl.Float64(),
+        "dev": pl.String(),  # the dev benchmark the checkpoint was chosen on (never a test split)
         "reused_from": pl.String(),  # run id whose model this row reuses (identical corpus), else null
         "samples": pl.Int64(),
         "steps": pl.Int64(),
@@ -49,6 +52,7 @@ TRAINING_LOSS = TableSpec(
         "loss": pl.Float64(),  # mean weighted loss over the logging window
         "lr": pl.Float64(),
         "seconds": pl.Float64(),
+        "dev_accuracy": pl.Float64(),  # at the steps the run was evaluated on its dev set, else null
     },
     description="Loss curve of every training run (one row per logged step; partition = model id).",
 )

@@ -45,6 +45,7 @@ from training.config import (
     parse_training,
 )
 from training.data import corpus_examples, english_examples, english_texts, frame_hash, french_texts, subset
+from training.dev import DevSet
 
 log = logging.getLogger("vlmfr.training")
 
@@ -75,6 +76,9 @@ class TrainingReport:
     device: str
     config: str
     seed: int = 0
+    selected_step: int | None = None  # the step whose weights the model holds (best on dev, else last)
+    dev_accuracy: float | None = None  # its accuracy on the dev benchmark
+    dev: str | None = None  # the dev benchmark it was chosen on
     reused_from: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -144,6 +148,21 @@ class RunSpec:
     warehouse: Any = None
     emit: Callable[[str], None] | None = None
     stop_after_steps: int | None = None  # simulate a crash (tests)
+    dev: DevSet | None = None  # when set, the run ends with the weights of its best dev step
+
+
+def _dev_accuracy(spec: RunSpec, model: Any) -> float:
+    import torch
+
+    dev = spec.dev
+    assert dev is not None
+    was_training = model.training
+    with torch.no_grad():
+        answers = spec.family.answer(
+            model, dev.images, dev.questions, batch_size=dev.batch_size, warehouse=spec.warehouse
+        )
+    model.train(was_training)
+    return float(dev.score(answers))
 
 
 def run_training(spec: RunSpec) -> TrainingReport:
@@ -197,6 +216,9 @@ def run_training(spec: RunSpec) -> TrainingReport:
 
     trained_names: set[str] = set()
     losses: list[dict[str, Any]] = list(state["losses"]) if state else []
+    # dev selection: (step, accuracy) of every dev evaluation, and the trained weights of the best one
+    dev_curve: list[dict[str, Any]] = list(state.get("dev_curve", [])) if state else []
+    best: dict[str, Any] = dict(state.get("best", {})) if state else {}
     tokens = int(state["tokens"]) if state else 0
     loop_seconds = float(state["loop_seconds"]) if state else 0.0
     data = None
@@ -290,8 +312,24 @@ def run_training(spec: RunSpec) -> TrainingReport:
                     }
                 )
                 window = []
-            progress.update(1, extra=f"loss {losses[-1]['loss']:.4f}" if losses else "")
             last = step == steps - 1
+            if spec.dev is not None and (
+                global_step % spec.dev.every == 0 or (last and stage_index == len(stages) - 1)
+            ):
+                accuracy = _dev_accuracy(spec, model)
+                dev_curve.append({"stage": stage.name, "step": global_step, "dev_accuracy": accuracy})
+                if accuracy > best.get("accuracy", -1.0):
+                    best = {
+                        "accuracy": accuracy,
+                        "step": global_step,
+                        "weights": {
+                            n: p.detach().clone() for n, p in model.named_parameters() if n in trained_names
+                        },
+                    }
+            extra = f"loss {losses[-1]['loss']:.4f}" if losses else ""
+            if dev_curve:
+                extra += f", dev {dev_curve[-1]['dev_accuracy']:.3f} (best {best['accuracy']:.3f} @ {best['step']})"
+            progress.update(1, extra=extra)
             interrupted = spec.stop_after_steps is not None and global_step >= spec.stop_after_steps
             if last or interrupted or (step + 1) % cfg.checkpoint_every == 0:
                 save_checkpoint(
@@ -311,11 +349,28 @@ def run_training(spec: RunSpec) -> TrainingReport:
                         "window": window,
                         "tokens": tokens,
                         "loop_seconds": loop_seconds,
+                        "dev_curve": dev_curve,
+                        "best": best,
                     },
                 )
             if interrupted and not (last and stage_index == len(stages) - 1):
                 raise Interrupted(f"{spec.model_name}: stopped after step {global_step} (checkpoint written)")
 
+    selected_step, dev_accuracy = total_steps, None
+    if best:
+        # end with the weights of the best dev step (the last step's when it is the best)
+        selected_step, dev_accuracy = int(best["step"]), float(best["accuracy"])
+        if selected_step != global_step:
+            with torch.no_grad():
+                for name, parameter in model.named_parameters():
+                    if name in best["weights"]:
+                        parameter.copy_(best["weights"][name])
+        meta["selection"] = {
+            "dev": spec.dev.name if spec.dev else None,
+            "dev_version": spec.dev.version if spec.dev else None,
+            "step": selected_step,
+            "dev_accuracy": dev_accuracy,
+        }
     seconds = time.perf_counter() - started
     tail = [row["loss"] for row in losses[-2:]] or [float("nan")]
     model_name = spec.model_name
@@ -344,6 +399,9 @@ def run_training(spec: RunSpec) -> TrainingReport:
         device=device,
         config=json.dumps(spec.identity["configs"], sort_keys=True),
         seed=cfg.seed,
+        selected_step=selected_step,
+        dev_accuracy=dev_accuracy,
+        dev=spec.dev.name if spec.dev else None,
     )
     curve = pl.DataFrame(
         losses,
@@ -355,6 +413,17 @@ def run_training(spec: RunSpec) -> TrainingReport:
             "lr": pl.Float64(),
             "seconds": pl.Float64(),
         },
+    )
+    dev_frame = pl.DataFrame(
+        dev_curve, schema={"stage": pl.String(), "step": pl.Int64(), "dev_accuracy": pl.Float64()}
+    )
+    curve = (
+        curve.join(dev_frame, on=["stage", "step"], how="full", coalesce=True)
+        .sort("step")
+        .with_columns(
+            pl.col("epoch").fill_null(pl.col("step") * cfg.batch_size / n),
+            pl.col("seconds").forward_fill(),
+        )
     )
 
     def write_final(staging: Path) -> None:
@@ -395,8 +464,10 @@ def train_english_vlm(
     emit: Callable[[str], None] | None = None,
     train: TrainConfig | None = None,
     stop_after_steps: int | None = None,
+    dev: DevSet | None = None,
 ) -> TrainingReport:
-    """Stage 0: the `mini` VLM from scratch on the English train split of `dataset`.
+    """Stage 0: the `mini` VLM from scratch on the English train split of `dataset` (dev images held
+    out); with `dev`, it ends with the weights of its best step on that English dev set.
 
     With `[training] family = "hf"` and `model_path`, the English VLM is that local checkpoint: it is
     registered (a model folder pointing at it), not trained.
@@ -420,6 +491,7 @@ def train_english_vlm(
         "corpus_hash": frame_hash(examples),
         "tokenizer_texts": _hash(texts),
         "configs": [asdict(settings.model), asdict(train)],
+        "dev": dev.version if dev else None,
     }
     spec = RunSpec(
         family=family,
@@ -436,6 +508,7 @@ def train_english_vlm(
         warehouse=warehouse,
         emit=emit,
         stop_after_steps=stop_after_steps,
+        dev=dev,
     )
     return run_training(spec)
 
@@ -485,8 +558,10 @@ def train_on_corpus(
     model_name: str | None = None,
     emit: Callable[[str], None] | None = None,
     stop_after_steps: int | None = None,
+    dev: DevSet | None = None,
 ) -> TrainingReport:
-    """Fine-tune the model in `base_model_dir` with `method` on the train split of `corpus_dir`."""
+    """Fine-tune the model in `base_model_dir` with `method` on the train split of `corpus_dir` (dev
+    images held out); with `dev`, the run ends with the weights of its best dev step."""
     from training.checkpoints import load_model, read_meta
     from training.methods import create_method
     from training.registry import FAMILIES
@@ -512,6 +587,7 @@ def train_on_corpus(
         "corpus_hash": corpus_hash,
         "base_version": base_meta.get("version"),
         "configs": [asdict(recipe.config), asdict(replace(train, device=None, threads=1))],
+        "dev": dev.version if dev else None,
     }
     run_id = _hash(identity)
     target = Path(out_dir) if out_dir else models_dir(warehouse) / "runs" / run_id
@@ -531,6 +607,7 @@ def train_on_corpus(
         warehouse=warehouse,
         emit=emit,
         stop_after_steps=stop_after_steps,
+        dev=dev,
     )
     return run_training(spec)
 
@@ -543,6 +620,7 @@ def train_tier_model(
     steps: int | None = None,
     emit: Callable[[str], None] | None = None,
     seed: int | None = None,
+    dev: DevSet | None = None,
 ) -> TrainingReport:
     """One (tier set, method, seed) model; a corpus identical to one already trained reuses that model.
 
@@ -558,7 +636,7 @@ def train_tier_model(
 
     family = read_meta(english_vlm_dir(warehouse)).get("family", settings.family)
     model_name = f"{family}:{tier_set}__{method}{seed_suffix(train.seed)}"
-    reusable = _finished_twin(warehouse, corpus, method, settings, train, model_name)
+    reusable = _finished_twin(warehouse, corpus, method, settings, train, model_name, dev)
     if reusable is not None:
         return reusable
     return train_on_corpus(
@@ -571,11 +649,18 @@ def train_tier_model(
         tier_set=tier_set,
         model_name=model_name,
         emit=emit,
+        dev=dev,
     )
 
 
 def _finished_twin(
-    warehouse: Any, corpus: Path, method: str, settings: TrainingSettings, train: TrainConfig, model_name: str
+    warehouse: Any,
+    corpus: Path,
+    method: str,
+    settings: TrainingSettings,
+    train: TrainConfig,
+    model_name: str,
+    dev: DevSet | None = None,
 ) -> TrainingReport | None:
     """A finished run of the same identity under another tier set (identical training rows)."""
     from training.checkpoints import read_meta
@@ -591,6 +676,7 @@ def _finished_twin(
         "corpus_hash": frame_hash(examples),
         "base_version": base_meta.get("version"),
         "configs": [asdict(recipe.config), asdict(replace(train, device=None, threads=1))],
+        "dev": dev.version if dev else None,
     }
     run_id = _hash(identity)
     own = tier_model_dir(warehouse, corpus.name, method, train.seed)

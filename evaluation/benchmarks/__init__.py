@@ -12,6 +12,9 @@ BENCHMARKS: Registry[Benchmark] = Registry(
     entries={
         "easy_vqa_en": "evaluation.benchmarks.easy_vqa:EasyVqaEnglish",
         "easy_vqa_fr_gold": "evaluation.benchmarks.easy_vqa:EasyVqaFrenchGold",
+        # dev splits (held-out train images): checkpoints and settings are chosen here, never on test
+        "easy_vqa_en_dev": "evaluation.benchmarks.easy_vqa:EasyVqaEnglishDev",
+        "easy_vqa_fr_gold_dev": "evaluation.benchmarks.easy_vqa:EasyVqaFrenchGoldDev",
     },
 )
 MT_BENCHMARK_PREFIX = "easy_vqa_fr_"

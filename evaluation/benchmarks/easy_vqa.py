@@ -13,6 +13,7 @@ import polars as pl
 from evaluation.benchmarks.base import ITEM_SCHEMA, Benchmark
 from evaluation.question_types import question_types
 from vlmfr_data.segments import SPECIAL_TOKEN, rebuild_turns
+from vlmfr_data.splits import is_dev
 from vlmfr_data.store import Warehouse
 
 _KEYS = ["dataset", "split", "sample_id"]
@@ -22,15 +23,21 @@ class EasyVqaEnglish(Benchmark):
     language = "en"
     description = "easy-vqa test split, English (the upper bound)"
 
+    dev = False  # True: the dev samples of the train split (vlmfr_data.splits), not `split`
+
     def __init__(self, dataset: str = "easy_vqa", split: str = "test") -> None:
         self.dataset = dataset
-        self.split = split
+        self.split = "train" if self.dev else split
+
+    def _in_split(self) -> pl.Expr:
+        in_split = pl.col("split") == self.split
+        return in_split & is_dev(pl.col("dataset"), pl.col("image")) if self.dev else in_split
 
     def english_items(self, warehouse: Warehouse) -> pl.DataFrame:
         """Question/answer pairs of the split with their turn indices, and each question's type."""
         turns = (
             warehouse.scan("samples", self.dataset)
-            .filter(pl.col("split") == self.split)
+            .filter(self._in_split())
             .select(*_KEYS, "image", "turns")
             .with_columns(
                 pl.int_ranges(pl.col("turns").list.len()).cast(pl.List(pl.Int32)).alias("turn_index")
@@ -89,7 +96,10 @@ class _FrenchFromSegments(EasyVqaEnglish):
     def items(self, warehouse: Warehouse) -> pl.DataFrame:
         pairs = self.english_items(warehouse)
         pieces = (
-            warehouse.scan("sample_segments", self.dataset).filter(pl.col("split") == self.split).collect()
+            warehouse.scan("sample_segments", self.dataset)
+            .filter(pl.col("split") == self.split)
+            .join(pairs.select(_KEYS).lazy(), on=_KEYS, how="semi")
+            .collect()
         )
         french = rebuild_turns(pieces, self.french_texts(warehouse), text_column="text_fr")
         keyed = french.select(*_KEYS, "turn_index", "text")
@@ -126,6 +136,16 @@ class EasyVqaFrenchGold(_FrenchFromSegments):
 
         gold = load_gold(Path(self.gold_path) if self.gold_path else None)
         return gold.select("segment_id", pl.col("reference").alias("text_fr"))
+
+
+class EasyVqaEnglishDev(EasyVqaEnglish):
+    description = "easy-vqa dev samples (held-out train images), English: where the English VLM is chosen"
+    dev = True
+
+
+class EasyVqaFrenchGoldDev(EasyVqaFrenchGold):
+    description = "easy-vqa dev samples (held-out train images), gold French: where French runs are chosen"
+    dev = True
 
 
 class EasyVqaFrenchMT(_FrenchFromSegments):
