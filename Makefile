@@ -12,7 +12,7 @@ APT_PACKAGES := apertium apertium-eng-spa apertium-fr-es apertium-eng-cat aperti
 TEST_APT_PACKAGES := chromium
 UI_PORT ?= 3000
 
-.PHONY: setup deps test-deps demo test ui lint lock clean real-fasttext
+.PHONY: setup deps test-deps demo demo-full test ui lint lock clean real-fasttext
 
 setup: $(VENV)/.installed deps
 
@@ -58,6 +58,10 @@ test-deps:
 
 demo: setup
 	$(BIN)/python -m assets.demo
+
+# Everything at full size (3 seeds, full training recipe, every French benchmark); its own warehouse.
+demo-full: setup
+	VLMFR_CONFIG=$(CURDIR)/vlmfr_data/profiles/full.toml VLMFR_HOME=$(CURDIR)/.vlmfr-full $(BIN)/python -m assets.demo
 
 test: setup test-deps
 	$(BIN)/python -m pytest

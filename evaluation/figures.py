@@ -207,10 +207,39 @@ def loss_curves(warehouse: Warehouse, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def dev_curves(warehouse: Warehouse, path: Path) -> Path | None:
+    """Dev accuracy against the training step of every run chosen on a dev set, one panel per method;
+    the dot on each curve is the step whose weights the model kept."""
+    found = loss_table(warehouse)
+    if found is None or "dev_accuracy" not in found[1].columns:
+        return None
+    curves = found[1].filter(pl.col("dev_accuracy").is_not_null())
+    runs = warehouse.sql("SELECT run_id, method, selected_step FROM training_runs WHERE dev IS NOT NULL")
+    curves = curves.join(runs, on="run_id", how="inner")
+    if curves.height == 0:
+        return None
+    methods = sorted(curves["method"].unique().to_list())
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.2 * len(methods), 3.4), sharey=True, squeeze=False)
+    for ax, method in zip(axes[0], methods, strict=True):
+        part = curves.filter(pl.col("method") == method).sort("model", "step")
+        for (name,), group in part.group_by("model", maintain_order=True):
+            line = ax.plot(
+                group["step"], group["dev_accuracy"], linewidth=1, label=str(name).split(":", 1)[-1][:34]
+            )
+            kept = group.filter(pl.col("step") == pl.col("selected_step"))
+            if kept.height:
+                ax.plot(kept["step"], kept["dev_accuracy"], "o", color=line[0].get_color(), markersize=4)
+        ax.set(title=method, xlabel="step", ylim=(0, 1))
+        ax.legend(fontsize=5)
+    axes[0][0].set_ylabel("dev accuracy (held-out train images)")
+    fig.suptitle("Dev-accuracy learning curves (dot: the checkpoint kept)", fontsize=10)
+    return _save(fig, path)
+
+
 def by_question_type(warehouse: Warehouse, path: Path, benchmark: str = "easy_vqa_fr_gold") -> Path | None:
     table = warehouse.sql(
         f"SELECT model, t.question_type, t.accuracy FROM (SELECT model, unnest(by_type) AS t FROM evaluations "
-        f"WHERE benchmark = '{benchmark}') ORDER BY model"
+        f"WHERE benchmark = '{benchmark}' AND model_kind <> 'seed_run') ORDER BY model"
     )
     if table.height == 0:
         return None
@@ -266,6 +295,7 @@ def build_evaluation_figures(warehouse: Warehouse, folder: Path | None = None) -
         ("Latency: direct vs translate-test", latency, "eval_latency.png"),
         ("Threshold sweep", threshold_curve, "eval_threshold_sweep.png"),
         ("Loss curves", loss_curves, "eval_loss_curves.png"),
+        ("Dev-accuracy learning curves", dev_curves, "eval_dev_curves.png"),
         ("Accuracy per question type", by_question_type, "eval_by_question_type.png"),
         ("MT benchmarks vs gold", mt_benchmark_vs_gold, "eval_mt_vs_gold.png"),
     ]

@@ -195,7 +195,8 @@ def write_html_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | No
         warehouse,
         'SELECT t.tier_set, t.method, round(g.accuracy - t.accuracy, 3) AS "ceiling - tier", '
         "printf('[%.3f, %.3f]', c.ci_low, c.ci_high) AS \"95% CI\", round(c.p_adjusted, 4) AS p_adjusted "
-        "FROM evaluations t JOIN evaluations g ON g.model = 'gold:' || t.method AND g.benchmark = t.benchmark "
+        "FROM evaluations t JOIN evaluations g ON g.benchmark = t.benchmark AND g.model = 'gold:' || "
+        "CASE WHEN t.method = 'qe_weighted' THEN 'lora' ELSE t.method END "
         "LEFT JOIN comparisons c ON c.benchmark = t.benchmark AND c.system_a = g.model AND c.system_b = t.model "
         "WHERE t.model_kind = 'tier_model' AND t.tier_set <> 'gold' AND t.benchmark = 'easy_vqa_fr_gold' "
         "ORDER BY t.method, t.tier_set",
@@ -323,11 +324,18 @@ def write_html_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | No
     parts.append("<h2>7. Training</h2>")
     runs = _query(warehouse, "SELECT * FROM training_runs")
     if runs.height:
-        keep = [c for c in ("run_id", "model", "tier_set", "method", "samples", "steps", "epochs", "final_loss",
-                            "seconds", "tokens_per_s", "trainable_params", "total_params") if c in runs.columns]  # fmt: skip
-        parts.append(table_html(runs.select(keep)))
-    if "Loss curves" in by_caption:
-        parts.append(figure_html("Loss curves", by_caption["Loss curves"]))
+        keep = [c for c in ("run_id", "model", "tier_set", "method", "seed", "samples", "steps", "epochs",
+                            "selected_step", "dev_accuracy", "final_loss", "seconds", "tokens_per_s",
+                            "trainable_params", "total_params") if c in runs.columns]  # fmt: skip
+        parts.append(table_html(runs.select(keep).sort("model"), 80))
+    parts.append(
+        "<p class='note'>Every run is evaluated on the dev split (held-out train images, gold French; the English "
+        "VLM on the same images in English) during training and keeps the weights of its best dev step "
+        "(<code>selected_step</code>); the test split is never read to choose anything.</p>"
+    )
+    for caption in ("Dev-accuracy learning curves", "Loss curves"):
+        if caption in by_caption:
+            parts.append(figure_html(caption, by_caption[caption]))
 
     parts.append("<h2>8. Translation quality against gold French</h2>")
     parts.append(table_html(_query(warehouse, "SELECT * FROM gold_summary ORDER BY gold_set, system")))

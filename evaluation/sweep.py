@@ -116,7 +116,8 @@ def resolve_cut(warehouse: Warehouse, key: str) -> float:
     scores = sample_scores(warehouse).filter(pl.col("eligible"))["min_combined"].drop_nulls()
     if scores.len() == 0:
         return 0.0
-    return round(float(scores.quantile(level, interpolation="lower")), 6)
+    # exact, not rounded: a rounded-up strictest cut would keep nothing
+    return float(scores.quantile(level, interpolation="lower"))
 
 
 def gold_precision(

@@ -420,3 +420,16 @@ def test_checkpoints_are_chosen_on_dev_items_never_on_test(
     best = evaluated.sort(["dev_accuracy", "step"], descending=[True, False]).row(0, named=True)
     assert report.dev == FRENCH_DEV and report.selected_step == best["step"]
     assert report.dev_accuracy == best["dev_accuracy"]
+
+
+def test_the_full_profile_parses_into_three_seeds_and_every_french_benchmark() -> None:
+    from training.config import parse_training
+    from vlmfr_data.config import load_config
+
+    project = load_config(Path(__file__).parents[1] / "vlmfr_data" / "profiles" / "full.toml")
+    config = EvaluationConfig.from_project(project)
+    assert config.seeds == [0, 1, 2] and config.tier_benchmarks == []
+    assert parse_training(project.training).recipe == "full"
+    assert EvaluationConfig().seeds == [0, 1]  # the demo: two seeds, gold French for the tier models
+    with pytest.raises(ValueError, match="seeds"):
+        EvaluationConfig.from_dict({"seeds": []})
