@@ -246,7 +246,11 @@ def verdict(
     flagged = [r["model"] for r in rows.iter_rows(named=True) if bad & set(r["seed_models"] or [r["model"]])]
     candidates = rows.filter(~pl.col("model").is_in(flagged)).sort("accuracy", descending=True)
     if candidates.height == 0:
-        return Verdict(None, None, [], [], flagged, f"No {label} beats the majority baseline.")
+        text = f"No {label} has every seed above the majority baseline or uncollapsed"
+        if rows.height:
+            top = rows.sort("accuracy", descending=True).row(0, named=True)
+            text += f" (the highest mean, {top['model']}, is {top['accuracy']:.3f})"
+        return Verdict(None, None, [], [], flagged, text + ": none of them is a result to act on.")
     best, best_accuracy = candidates["model"][0], float(candidates["accuracy"][0])
     pairs = warehouse.sql(
         f"SELECT system_a, system_b, p_adjusted, diff FROM comparisons WHERE benchmark = '{benchmark}'"
