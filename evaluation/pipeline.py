@@ -76,6 +76,17 @@ def benchmark_items(warehouse: Warehouse, names: list[str]) -> dict[str, pl.Data
     return {name: BENCHMARKS.create(name).items(warehouse) for name in names}
 
 
+def run_options(config: EvaluationConfig, device: str) -> dict[str, Any]:
+    """The `evaluation.run.evaluate` options every stage takes from `[evaluation]`."""
+    return {
+        "batch_size": config.batch_size,
+        "limit": config.limit,
+        "resamples": config.bootstrap,
+        "seed": config.seed,
+        "device": device,
+    }
+
+
 def _evaluate_all(
     warehouse: Warehouse,
     system: Any,
@@ -91,11 +102,7 @@ def _evaluate_all(
             warehouse,
             system,
             name,
-            batch_size=config.batch_size,
-            limit=config.limit,
-            resamples=config.bootstrap,
-            seed=config.seed,
-            device=device_of(predictor) if predictor is not None else "cpu",
+            **run_options(config, device_of(predictor) if predictor is not None else "cpu"),
             items=(items or {}).get(name),
         )
         row = result.row
@@ -219,11 +226,7 @@ def evaluate_seeded(
             name,
             kind,
             benchmark,
-            batch_size=config.batch_size,
-            limit=config.limit,
-            resamples=config.bootstrap,
-            seed=config.seed,
-            device=device_of(systems[0].predictor),
+            **run_options(config, device_of(systems[0].predictor)),
             items=(items or {}).get(benchmark),
         )
         per_seed = ", ".join(f"{r.row['accuracy']:.3f}" for r in results)

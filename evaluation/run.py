@@ -206,20 +206,14 @@ def evaluate_seeds(
 
     if not systems:
         raise ValueError(f"{name}: no trained model to evaluate")
-    results = [
-        evaluate(
-            warehouse,
-            system,
-            benchmark_name,
-            batch_size=batch_size,
-            limit=limit,
-            resamples=resamples,
-            seed=seed,
-            device=device,
-            items=items,
-        )
-        for system in systems
-    ]
+    options = {
+        "batch_size": batch_size,
+        "limit": limit,
+        "resamples": resamples,
+        "seed": seed,
+        "device": device,
+    }
+    results = [evaluate(warehouse, system, benchmark_name, items=items, **options) for system in systems]
     correct = correct_matrix(results)
     resampler = ItemResampler.create(correct.shape[1], resamples, seed)
     accuracy = seeded_accuracy(correct, resampler, system_seed_key(name))
