@@ -1,0 +1,70 @@
+"""Choose the French fine-tuning learning rate on the dev split (never the test split).
+
+Trains `--method` on corpus `--tier-set` from the warehouse's English VLM with each learning rate and
+seed, the demo recipe otherwise, each run kept at its best dev step, and prints the dev accuracy per
+learning rate (mean over seeds). Models go to a scratch folder; nothing is written to the tier models.
+
+    VLMFR_HOME=.vlmfr .venv/bin/python benchmarks/choose_lr.py --tier-set high+medium --lrs 1e-3 2e-3 4e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tier-set", default="high+medium")
+    parser.add_argument("--method", default="lora")
+    parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 2e-3, 4e-3])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    args = parser.parse_args()
+
+    from evaluation.dev import FRENCH_DEV, dev_set
+    from training.config import parse_training
+    from training.train import finetune_config, train_on_corpus
+    from vlmfr_data.config import load_config
+    from vlmfr_data.corpora import corpora_dir
+    from vlmfr_data.store import Warehouse
+
+    warehouse = Warehouse()
+    settings = parse_training(load_config().training)
+    dev = dev_set(warehouse, FRENCH_DEV)
+    if dev is None:
+        raise SystemExit("no dev samples in this warehouse: run `make demo` first")
+    corpus = corpora_dir(warehouse) / args.tier_set
+    scratch = Path(tempfile.mkdtemp(prefix="choose_lr_"))
+    results: dict[float, list[float]] = {}
+    for lr in args.lrs:
+        method = settings.method(args.method)
+        method = replace(method, **{k: lr for k in ("lr_lora", "lr_new_tokens", "lr_projector", "lr_language")
+                                    if getattr(method, k)})  # fmt: skip
+        for seed in args.seeds:
+            started = time.perf_counter()
+            report = train_on_corpus(
+                warehouse,
+                corpus,
+                method=args.method,
+                out_dir=scratch / f"lr{lr:g}_seed{seed}",
+                config=finetune_config(settings, seed=seed),
+                method_config=method,
+                model_name=f"choose_lr:{args.tier_set}__{args.method}__lr{lr:g}__seed{seed}",
+                dev=dev,
+            )
+            results.setdefault(lr, []).append(float(report.dev_accuracy or 0.0))
+            print(json.dumps({"lr": lr, "seed": seed, "dev_accuracy": report.dev_accuracy,
+                              "selected_step": report.selected_step,
+                              "seconds": round(time.perf_counter() - started, 1)}), flush=True)  # fmt: skip
+    print("lr, mean dev accuracy over seeds (per seed)")
+    for lr, values in results.items():
+        print(f"{lr:g}\t{statistics.fmean(values):.3f}\t{values}")
+
+
+if __name__ == "__main__":
+    main()
