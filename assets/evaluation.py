@@ -187,24 +187,17 @@ def threshold_sweep(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     "from a bootstrap paired over items with seeds resampled within each system.",
 )
 def comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from evaluation.compare import verdict
+    from evaluation.compare import VERDICTS, verdict
     from evaluation.pipeline import compare_all
 
     store = warehouse.get()
     frame = compare_all(store, CONFIG, EVALUATION, emit=context.log.info)
     metadata: dict[str, object] = {"pairs": frame.height}
-    for label, kinds, prefix in VERDICTS:
-        metadata[f"verdict_{label}"] = verdict(store, "easy_vqa_fr_gold", kinds, label, prefix).text
+    for key, label, kinds, prefix in VERDICTS:
+        metadata[f"verdict_{key}"] = verdict(store, "easy_vqa_fr_gold", kinds, label, prefix).text
     if frame.height:
         metadata["significant_pairs"] = int(frame["significant"].sum())
     return dg.MaterializeResult(metadata=metadata)
-
-
-# (label, kinds, model-name prefix left out): the choices the report puts in words
-VERDICTS = [
-    ("configuration", ("tier_model",), "gold:"),
-    ("sweep_cut", ("sweep",), None),
-]
 
 
 @dg.asset_check(

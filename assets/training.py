@@ -12,7 +12,7 @@ import dagster as dg
 
 from assets.common import CONFIG, WarehouseResource, image_metadata, preview
 from evaluation.config import EvaluationConfig
-from training.config import parse_training
+from training.config import CEILING_METHOD, parse_training
 from training.registry import METHODS
 from vlmfr_data.tiers import CORPUS_NAMES, GOLD_CORPUS
 
@@ -33,9 +33,9 @@ DEMO_TIER_MODEL_PARTITIONS: list[dg.MultiPartitionKey] = [
     dg.MultiPartitionKey({"tier_set": tier_set, "method": method})
     for tier_set in CORPUS_NAMES
     for method in METHODS.names()
-    # the gold ceiling is trained with every method, to subtract each tier model from its own method;
-    # but qe_weighted: gold samples all weigh 1 (no quality score), so it is lora (gold:lora is its ceiling)
-    if (tier_set == GOLD_CORPUS and method != "qe_weighted")
+    # the gold ceiling is trained with every method whose ceiling is itself (CEILING_METHOD), to subtract
+    # each tier model from its own method
+    if (tier_set == GOLD_CORPUS and CEILING_METHOD.get(method, method) == method)
     or (tier_set != GOLD_CORPUS and SETTINGS.once_methods.get(method, tier_set) == tier_set)
 ]
 

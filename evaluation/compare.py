@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 
 # Systems compared: every configuration row (not each seed's model) and the reference pipelines.
 COMPARED_KINDS = ("tier_model", "sweep", "english_vlm", "translate_test", "baseline")
+# (metadata key, label, kinds compared, model-name prefix left out): the choices put in words
+VERDICTS: list[tuple[str, str, tuple[str, ...], str | None]] = [
+    ("configuration", "configuration (method x tier set)", ("tier_model",), "gold:"),
+    ("sweep_cut", "sweep cut", ("sweep",), None),
+]
 COLLAPSE_SHARE = 0.9  # a model giving one answer to at least this share of the items has collapsed
 ALPHA = 0.05
 
@@ -224,6 +229,13 @@ class Verdict:
     beaten: list[str]
     flagged: list[str]  # degenerate: left out of the choice
     text: str
+
+
+def ceiling_model(method: str) -> str:
+    """The `evaluations` name of the gold ceiling that a `method` model is compared with."""
+    from training.config import CEILING_METHOD
+
+    return f"gold:{CEILING_METHOD.get(method, method)}"
 
 
 def verdict(

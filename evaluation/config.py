@@ -47,7 +47,7 @@ class EvaluationConfig:
     dev_items: int = 1000
     dev_every: int = 20
     english_dev_every: int = 150
-    # the demo evaluates its many seeded models on gold French only (configs/full.toml: every French one)
+    # the demo evaluates its many seeded models on gold French only (profiles/full.toml: every French one)
     tier_benchmarks: list[str] | None = field(default_factory=lambda: ["easy_vqa_fr_gold"])
     batch_size: int = 256
     bootstrap: int = 1000

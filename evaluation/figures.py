@@ -140,7 +140,7 @@ def threshold_curve(warehouse: Warehouse, path: Path) -> Path | None:
     """Accuracy (mean over seeds, 95% interval over seeds and items) against the cut, with the share of
     training samples kept and their gold precision; the gold ceiling (same method) as a line and
     degenerate points marked, not plotted as results."""
-    from evaluation.compare import degenerate_models
+    from evaluation.compare import ceiling_model, degenerate_models
 
     table = warehouse.sql("SELECT * FROM sweep_results ORDER BY cut")
     if table.height == 0:
@@ -164,7 +164,7 @@ def threshold_curve(warehouse: Warehouse, path: Path) -> Path | None:
                          label="degenerate (<= majority baseline or collapsed)")  # fmt: skip
     ceiling = warehouse.sql(
         "SELECT accuracy, ci_low, ci_high FROM evaluations WHERE benchmark = 'easy_vqa_fr_gold' "
-        f"AND model = 'gold:{table['method'][0]}'"
+        f"AND model = '{ceiling_model(table['method'][0])}'"
     )
     if ceiling.height:
         row = ceiling.row(0, named=True)

@@ -23,7 +23,7 @@ import polars as pl
 from evaluation.benchmarks import MT_BENCHMARK_PREFIX, configured_benchmarks
 from evaluation.config import EvaluationConfig, backward_system
 from evaluation.run import evaluate
-from evaluation.sweep import SWEEP_BENCHMARK, cut_corpus, cut_key, resolve_cut, train_cut
+from evaluation.sweep import SWEEP_BENCHMARK, cut_corpus, cut_key, resolve_cut, sample_scores, train_cut
 from evaluation.systems import DirectModel, Predictor, Timing, TranslateTest, create_backward
 from evaluation.tables import EVAL_LATENCY, SWEEP_RESULTS
 from vlmfr_data.config import ProjectConfig
@@ -76,6 +76,13 @@ def benchmark_items(warehouse: Warehouse, names: list[str]) -> dict[str, pl.Data
     return {name: BENCHMARKS.create(name).items(warehouse) for name in names}
 
 
+def _tell(line: str, emit: Emit | None) -> None:
+    """A progress line to the log and to the caller's sink (Dagster's log in the assets)."""
+    log.info(line)
+    if emit:
+        emit(line)
+
+
 def run_options(config: EvaluationConfig, device: str) -> dict[str, Any]:
     """The `evaluation.run.evaluate` options every stage takes from `[evaluation]`."""
     return {
@@ -111,9 +118,7 @@ def _evaluate_all(
             f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}] n={row['n']} "
             + ("(cached predictions)" if result.cached else f"{row['seconds']:.1f}s")
         )
-        log.info(line)
-        if emit:
-            emit(line)
+        _tell(line, emit)
         rows.append(row)
     return rows
 
@@ -189,9 +194,7 @@ def tier_models(warehouse: Warehouse) -> pl.DataFrame:
     return latest.filter(exists).sort("tier_set", "method", "seed")
 
 
-def seeded_systems(
-    warehouse: Warehouse, runs: pl.DataFrame, name: str, kind: str, **fields: Any
-) -> list[DirectModel]:
+def seeded_systems(warehouse: Warehouse, runs: pl.DataFrame, name: str, **fields: Any) -> list[DirectModel]:
     """One `seed_run` system per trained seed of a configuration (`runs`: seed, model_dir)."""
     return [
         DirectModel(
@@ -234,9 +237,7 @@ def evaluate_seeded(
             f"{name} on {benchmark}: accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] "
             f"over {row['seeds']} seeds ({per_seed}) x {row['n']} items"
         )
-        log.info(line)
-        if emit:
-            emit(line)
+        _tell(line, emit)
         rows.append(row)
     return rows
 
@@ -265,7 +266,7 @@ def evaluate_tier_models(
     for (run_tier_set, run_method), group in runs.group_by("tier_set", "method", maintain_order=True):
         name = f"{run_tier_set}:{run_method}"
         fields = {"method": run_method, "tier_set": run_tier_set}
-        systems = seeded_systems(warehouse, group, name, "tier_model", **fields)
+        systems = seeded_systems(warehouse, group, name, **fields)
         rows += evaluate_seeded(warehouse, systems, name, "tier_model", benchmarks, config, emit, items)
     return rows
 
@@ -378,9 +379,7 @@ def measure_latency(
             f"(question MT {row['translate_question_s'] * 1000:.1f}, model {row['model_s'] * 1000:.1f}, "
             f"answer MT {row['translate_answer_s'] * 1000:.1f})"
         )
-        log.info(line)
-        if emit:
-            emit(line)
+        _tell(line, emit)
         rows.append(row)
     frame = pl.DataFrame(rows, schema=EVAL_LATENCY.schema)
     warehouse.append("eval_latency", frame)
@@ -401,9 +400,10 @@ def run_sweep_cut(
     from vlmfr_data.quality.config import QualityConfig
 
     key = key if isinstance(key, str) else cut_key(key)
-    cut = resolve_cut(warehouse, key)
+    scores = sample_scores(warehouse)  # read once: the cut and the corpus both need them
+    cut = resolve_cut(warehouse, key, scores)
     gold_high = QualityConfig.from_dict(project.quality).gold_high_chrf
-    corpus = cut_corpus(warehouse, cut, gold_high, key=key)
+    corpus = cut_corpus(warehouse, cut, gold_high, key=key, scores=scores)
     row: dict[str, Any] = {
         "point": key,
         "cut": cut,
@@ -437,7 +437,7 @@ def run_sweep_cut(
             schema={"seed": pl.Int64(), "model_dir": pl.String()},
         )
         name = f"sweep:{key}"
-        systems = seeded_systems(warehouse, runs, name, "sweep", method=config.sweep_method)
+        systems = seeded_systems(warehouse, runs, name, method=config.sweep_method)
         (evaluation,) = evaluate_seeded(warehouse, systems, name, "sweep", [SWEEP_BENCHMARK], config, emit)
         row.update(
             {
@@ -470,12 +470,8 @@ def compare_all(
     started = time.perf_counter()
     for row in evaluate_baselines(warehouse, benchmarks, config.bootstrap, config.seed):
         line = f"majority baseline on {row['benchmark']}: {row['accuracy']:.3f} ({row['n']} items)"
-        log.info(line)
-        if emit:
-            emit(line)
+        _tell(line, emit)
     frame = compare_systems(warehouse, benchmarks, config.bootstrap, config.seed)
     line = f"comparisons: {frame.height} pairs on {len(benchmarks)} benchmarks in {time.perf_counter() - started:.1f}s"
-    log.info(line)
-    if emit:
-        emit(line)
+    _tell(line, emit)
     return frame

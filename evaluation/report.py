@@ -137,13 +137,10 @@ def headline(warehouse: Warehouse) -> list[str]:
 
 def verdict_lines(warehouse: Warehouse) -> list[str]:
     """The choices in words, from `comparisons` (paired over items and seeds, Holm-corrected)."""
-    from evaluation.compare import verdict
+    from evaluation.compare import VERDICTS, verdict
 
     lines = []
-    for label, kinds, prefix in (
-        ("configuration (method x tier set)", ("tier_model",), "gold:"),
-        ("sweep cut", ("sweep",), None),
-    ):
+    for _, label, kinds, prefix in VERDICTS:
         try:
             lines.append(verdict(warehouse, "easy_vqa_fr_gold", kinds, label, prefix).text)
         except Exception as exc:  # noqa: BLE001 - a report section, not a stage: say why it is missing
@@ -205,12 +202,15 @@ def write_html_report(warehouse: Warehouse, figures: list[tuple[str, Path]] | No
     )
     if grid.height:
         parts.append(table_html(grid.pivot(on="method", index="tier_set", values="acc").sort("tier_set")))
+    from training.config import CEILING_METHOD
+
+    ceiling_method = "CASE t.method " + "".join(f"WHEN '{m}' THEN '{c}' " for m, c in CEILING_METHOD.items())
     gap = _query(
         warehouse,
         'SELECT t.tier_set, t.method, round(g.accuracy - t.accuracy, 3) AS "ceiling - tier", '
         "printf('[%.3f, %.3f]', c.ci_low, c.ci_high) AS \"95% CI\", round(c.p_adjusted, 4) AS p_adjusted "
-        "FROM evaluations t JOIN evaluations g ON g.benchmark = t.benchmark AND g.model = 'gold:' || "
-        "CASE WHEN t.method = 'qe_weighted' THEN 'lora' ELSE t.method END "
+        f"FROM evaluations t JOIN evaluations g ON g.benchmark = t.benchmark AND g.model = 'gold:' || "
+        f"{ceiling_method}ELSE t.method END "
         "LEFT JOIN comparisons c ON c.benchmark = t.benchmark AND c.system_a = g.model AND c.system_b = t.model "
         "WHERE t.model_kind = 'tier_model' AND t.tier_set <> 'gold' AND t.benchmark = 'easy_vqa_fr_gold' "
         "ORDER BY t.method, t.tier_set",

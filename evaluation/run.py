@@ -14,6 +14,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -192,30 +193,19 @@ def evaluate_seeds(
     kind: str,
     benchmark_name: str,
     *,
-    batch_size: int = 256,
-    limit: int = 0,
-    resamples: int = 1000,
-    seed: int = 0,
-    device: str = "cpu",
     items: pl.DataFrame | None = None,
+    **options: Any,
 ) -> tuple[dict, list[EvaluationResult]]:
     """One configuration trained with several seeds: each seed's model is evaluated (its own `seed_run`
-    row and predictions), then one `name` row holds the mean over seeds with a hierarchical bootstrap
-    interval over seeds and items."""
+    row and predictions; `options` are `evaluate`'s), then one `name` row holds the mean over seeds with
+    a hierarchical bootstrap interval over seeds and items."""
     from evaluation.stats import ItemResampler, seeded_accuracy, system_seed_key
 
     if not systems:
         raise ValueError(f"{name}: no trained model to evaluate")
-    options = {
-        "batch_size": batch_size,
-        "limit": limit,
-        "resamples": resamples,
-        "seed": seed,
-        "device": device,
-    }
     results = [evaluate(warehouse, system, benchmark_name, items=items, **options) for system in systems]
     correct = correct_matrix(results)
-    resampler = ItemResampler.create(correct.shape[1], resamples, seed)
+    resampler = ItemResampler.create(correct.shape[1], options.get("resamples", 1000), options.get("seed", 0))
     accuracy = seeded_accuracy(correct, resampler, system_seed_key(name))
     first = results[0].row
     by_type = (

@@ -76,11 +76,14 @@ def sample_scores(warehouse: Warehouse, split: str = "train") -> pl.DataFrame:
     )
 
 
-def kept_samples(warehouse: Warehouse, cut: float, split: str = "train") -> pl.DataFrame:
-    """French samples of `split` whose every segment's best translation scores >= cut with no gate."""
+def kept_samples(
+    warehouse: Warehouse, cut: float, split: str = "train", scores: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """French samples of `split` whose every segment's best translation scores >= cut with no gate
+    (`scores`: `sample_scores` of that split, when the caller has them already)."""
     keys = ["dataset", "split", "sample_id"]
     verdict = (
-        sample_scores(warehouse, split)
+        (sample_scores(warehouse, split) if scores is None else scores)
         .filter(pl.col("eligible") & (pl.col("min_combined") >= cut))
         .select(keys)
     )
@@ -105,7 +108,7 @@ def sweep_keys(cuts: list[float] | None, points: int) -> list[str]:
     return [f"{AUTO_PREFIX}{round(100 * i / (points - 1)):03d}" for i in range(points)]
 
 
-def resolve_cut(warehouse: Warehouse, key: str) -> float:
+def resolve_cut(warehouse: Warehouse, key: str, scores: pl.DataFrame | None = None) -> float:
     """The combined-score cut of a sweep key: the number itself, or for a quantile level the lowest
     score among the best (100 - level)% of eligible training samples (level 0: keep all, cut 0)."""
     if not key.startswith(AUTO_PREFIX):
@@ -113,11 +116,12 @@ def resolve_cut(warehouse: Warehouse, key: str) -> float:
     level = int(key.removeprefix(AUTO_PREFIX)) / 100
     if level == 0:
         return 0.0
-    scores = sample_scores(warehouse).filter(pl.col("eligible"))["min_combined"].drop_nulls()
-    if scores.len() == 0:
+    scores = sample_scores(warehouse) if scores is None else scores
+    eligible = scores.filter(pl.col("eligible"))["min_combined"].drop_nulls()
+    if eligible.len() == 0:
         return 0.0
     # exact, not rounded: a rounded-up strictest cut would keep nothing
-    return float(scores.quantile(level, interpolation="lower"))
+    return float(eligible.quantile(level, interpolation="lower"))
 
 
 def gold_precision(
@@ -147,10 +151,15 @@ def gold_precision(
 
 
 def cut_corpus(
-    warehouse: Warehouse, cut: float, gold_high_chrf: float = 60.0, key: str | None = None
+    warehouse: Warehouse,
+    cut: float,
+    gold_high_chrf: float = 60.0,
+    key: str | None = None,
+    scores: pl.DataFrame | None = None,
 ) -> CorpusCut:
-    """Write the corpus a cut keeps (train split) and measure it (folder named by `key`, else the cut)."""
-    kept = kept_samples(warehouse, cut)
+    """Write the corpus a cut keeps (train split) and measure it (folder named by `key`, else the cut;
+    `scores`: the train split's `sample_scores`, when the caller has them already)."""
+    kept = kept_samples(warehouse, cut, scores=scores)
     total = (
         warehouse.scan("french_samples").filter(pl.col("split") == "train").select(pl.len()).collect().item()
     )

@@ -25,6 +25,14 @@ PREDICTION_SCHEMA = {
 }
 
 
+def direct_predictions(item_ids: pl.Series, answers: list[str] | pl.Series) -> pl.DataFrame:
+    """Predictions of a system that answers the question as asked (no MT English in between)."""
+    return pl.DataFrame(
+        {"item_id": item_ids, "prediction": answers, "question_mt_en": None, "prediction_en": None},
+        schema=PREDICTION_SCHEMA,
+    )
+
+
 class Predictor(Protocol):
     """training.inference's predictor (the contract this package codes against)."""
 
@@ -68,15 +76,7 @@ class DirectModel:
             items["image"].to_list(), items["question"].to_list(), batch_size=batch_size
         )
         self.timing = Timing(model_s=time.perf_counter() - started)
-        return pl.DataFrame(
-            {
-                "item_id": items["item_id"],
-                "prediction": answers,
-                "question_mt_en": None,
-                "prediction_en": None,
-            },
-            schema=PREDICTION_SCHEMA,
-        )
+        return direct_predictions(items["item_id"], answers)
 
     def answer_one(self, image: str, question: str, timing: Timing) -> str:
         started = time.perf_counter()
@@ -228,12 +228,4 @@ class MajorityAnswer:
 
     def predict(self, items: pl.DataFrame, batch_size: int) -> pl.DataFrame:
         answers = items["question_type"].fill_null("other").replace_strict(self.answers, default=None)
-        return pl.DataFrame(
-            {
-                "item_id": items["item_id"],
-                "prediction": answers,
-                "question_mt_en": None,
-                "prediction_en": None,
-            },
-            schema=PREDICTION_SCHEMA,
-        )
+        return direct_predictions(items["item_id"], answers)

@@ -126,6 +126,10 @@ class MethodConfig:
     stage_a_fraction: float = 0.3
 
 
+# On the gold corpus every sample weighs 1 (it has no quality score), so qe_weighted trains exactly lora:
+# the gold ceiling of a method is the gold corpus trained with CEILING_METHOD.get(method, method).
+CEILING_METHOD: dict[str, str] = {"qe_weighted": "lora"}
+
 DEFAULT_METHODS: dict[str, MethodConfig] = {
     # LLaVA's rule: LoRA on every LM linear except the head; vision and projector frozen
     # (+ the head rows of tokens the English model never emitted, see `lr_new_tokens`)

@@ -9,7 +9,7 @@ test item was used to choose anything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -22,4 +22,3 @@ class DevSet:
     every: int = 20  # steps between dev evaluations (and the last step)
     batch_size: int = 256
     version: str = ""  # the benchmark version: part of a run's identity
-    metadata: dict[str, str] = field(default_factory=dict)

@@ -546,6 +546,25 @@ def _register_english_hf(warehouse: Any, settings: TrainingSettings, out_dir: Pa
     return report
 
 
+def _finetune_run(
+    corpus_dir: str | Path, recipe: Any, base_meta: dict[str, Any], train: TrainConfig, dev: DevSet | None
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """A fine-tuning run's training rows and its identity (equal identities are the same run: reused)."""
+    examples = corpus_examples(
+        corpus_dir, weight_by_quality=any(s.weight_by_quality for s in recipe.stages())
+    )
+    examples = subset(examples, train.max_samples, train.seed)
+    identity = {
+        "family": base_meta.get("family"),
+        "method": recipe.name,
+        "corpus_hash": frame_hash(examples),
+        "base_version": base_meta.get("version"),
+        "configs": [asdict(recipe.config), asdict(replace(train, device=None, threads=1))],
+        "dev": dev.version if dev else None,
+    }
+    return examples, identity
+
+
 def train_on_corpus(
     warehouse: Any,
     corpus_dir: str | Path,
@@ -576,19 +595,7 @@ def train_on_corpus(
         )
     family = FAMILIES.create(base_meta["family"])
     recipe = create_method(method, method_config or DEFAULT_METHODS.get(method, MethodConfig()))
-    examples = corpus_examples(
-        corpus_dir, weight_by_quality=any(s.weight_by_quality for s in recipe.stages())
-    )
-    examples = subset(examples, train.max_samples, train.seed)
-    corpus_hash = frame_hash(examples)
-    identity = {
-        "family": family.name,
-        "method": method,
-        "corpus_hash": corpus_hash,
-        "base_version": base_meta.get("version"),
-        "configs": [asdict(recipe.config), asdict(replace(train, device=None, threads=1))],
-        "dev": dev.version if dev else None,
-    }
+    examples, identity = _finetune_run(corpus_dir, recipe, base_meta, train, dev)
     run_id = _hash(identity)
     target = Path(out_dir) if out_dir else models_dir(warehouse) / "runs" / run_id
     spec = RunSpec(
@@ -667,17 +674,7 @@ def _finished_twin(
     from training.methods import create_method
 
     recipe = create_method(method, settings.method(method))
-    examples = corpus_examples(corpus, weight_by_quality=any(s.weight_by_quality for s in recipe.stages()))
-    examples = subset(examples, train.max_samples, train.seed)
-    base_meta = read_meta(english_vlm_dir(warehouse))
-    identity = {
-        "family": base_meta.get("family"),
-        "method": method,
-        "corpus_hash": frame_hash(examples),
-        "base_version": base_meta.get("version"),
-        "configs": [asdict(recipe.config), asdict(replace(train, device=None, threads=1))],
-        "dev": dev.version if dev else None,
-    }
+    _, identity = _finetune_run(corpus, recipe, read_meta(english_vlm_dir(warehouse)), train, dev)
     run_id = _hash(identity)
     own = tier_model_dir(warehouse, corpus.name, method, train.seed)
     if read_meta(own).get("run_id") == run_id:
