@@ -462,6 +462,7 @@ def compare_all(
 
     if not warehouse.partitions("evaluations"):
         return pl.DataFrame()
+    configured_benchmarks(project)  # registers easy_vqa_fr_<system>: a new process knows only the fixed ones
     benchmarks = sorted(
         warehouse.sql("SELECT DISTINCT benchmark FROM evaluations WHERE model_kind <> 'baseline'")[
             "benchmark"

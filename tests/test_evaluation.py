@@ -433,3 +433,30 @@ def test_the_full_profile_parses_into_three_seeds_and_every_french_benchmark() -
     assert EvaluationConfig().seeds == [0, 1]  # the demo: two seeds, gold French for the tier models
     with pytest.raises(ValueError, match="seeds"):
         EvaluationConfig.from_dict({"seeds": []})
+
+
+def test_comparisons_run_in_a_fresh_process_that_has_not_registered_mt_benchmarks(
+    small: Warehouse, tiny_vlm: Path
+) -> None:
+    """Dagster runs `comparisons` in its own process: the MT benchmarks must be registered there too."""
+    import subprocess
+    import sys
+
+    from evaluation.pipeline import evaluate_english_vlm
+
+    evaluate_english_vlm(small, PROJECT, EvaluationConfig(bootstrap=200))  # rows on easy_vqa_fr_apertium
+    script = (
+        "from evaluation.config import EvaluationConfig\n"
+        "from evaluation.pipeline import compare_all\n"
+        "from vlmfr_data.config import DatasetConfig, MTSystemConfig, ProjectConfig\n"
+        "from vlmfr_data.store import Warehouse\n"
+        f"project = ProjectConfig(datasets=[DatasetConfig('easy_vqa', 'easy_vqa', splits=['train', 'test'], "
+        f"limit={PER_SPLIT})], mt_systems=[MTSystemConfig('apertium', 'apertium', batch_size=5000)])\n"
+        f"frame = compare_all(Warehouse({str(small.home)!r}), project, EvaluationConfig(bootstrap=200))\n"
+        "print(sorted(set(frame['benchmark'])))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "easy_vqa_fr_apertium" in done.stdout
+    baselines = small.sql("SELECT benchmark FROM evaluations WHERE model = 'majority'")
+    assert "easy_vqa_fr_apertium" in set(baselines["benchmark"])
