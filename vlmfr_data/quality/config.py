@@ -33,7 +33,7 @@ def _default_signals() -> dict[str, dict[str, Any]]:
 
 def _default_weights() -> dict[str, float]:
     # consensus, use_similarity, round_trip_chrf, engine_unknown_words and french_lexicon were calibrated
-    # with benchmarks/calibrate.py on both shipped gold sets together (2026-12-01 demo, three engines;
+    # with perf/calibrate.py on both shipped gold sets together (2026-12-01 demo, three engines;
     # 144 settings): the best setting chose better translations on both sets (easy-vqa gold-high per
     # occurrence 0.841 against 0.808 with consensus at 3.0; caption chrF 51.8 against 50.5) and let a
     # `high` cut keep 72% of gold occurrences at 0.95 precision against 32%. Consensus at weight 0: as a
@@ -59,7 +59,7 @@ def _default_weights() -> dict[str, float]:
 
 def _default_thresholds() -> dict[str, float]:
     # high: the lowest cut at which the chosen translations above it reach gold precision 0.95 per
-    # occurrence over both shipped gold sets with the weights above (benchmarks/calibrate.py, 2026-12-01).
+    # occurrence over both shipped gold sets with the weights above (perf/calibrate.py, 2026-12-01).
     # medium and low: from the earlier easy-vqa calibration (2026-11), not re-calibrated. Re-calibrate on
     # your own gold with the threshold ablation in the report.
     return {"high": 0.88, "medium": 0.72, "low": 0.6}

@@ -11,7 +11,7 @@ which would put two more minutes on the demo's critical path. On the caption gol
 sentence chrF within the Spanish pivot is 0.46 (Catalan 0.43), level with consensus (0.48, 0.42); at
 weight 1 with the other default weights the caption corpus chrF of the chosen translations rose
 51.4 -> 52.4, easy-vqa gold-high share per occurrence 0.841 -> 0.837, and the weakest within-engine
-Spearman 0.41 -> 0.45 (`benchmarks/calibrate.py`). A stronger local LM (or a GPU) is where it pays.
+Spearman 0.41 -> 0.45 (`perf/calibrate.py`). A stronger local LM (or a GPU) is where it pays.
 Enable it with, in the project TOML:
 
     [quality.extra_signals.translation_likelihood]

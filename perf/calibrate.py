@@ -1,6 +1,6 @@
 """Weights of the combined score, calibrated on both shipped gold sets together (never on one alone).
 
-    VLMFR_HOME=/path/to/home .venv/bin/python benchmarks/calibrate.py [--top 8]
+    VLMFR_HOME=/path/to/home .venv/bin/python perf/calibrate.py [--top 8]
 
 Needs a home where `score` and `evaluate_gold` ran (the demo's). For each point of a small grid over
 the weights of the meaning and agreement signals it re-ranks the translations from the stored scores

@@ -1,6 +1,6 @@
 """The training part of `make demo`, timed: stage 0 then every demo (tier set, method) run, one process.
 
-    VLMFR_HOME=/tmp/me/home .venv/bin/python benchmarks/train_demo.py [--english-only]
+    VLMFR_HOME=/tmp/me/home .venv/bin/python perf/train_demo.py [--english-only]
 
 Needs the data half in that home (samples + corpora). Prints per run: final loss, wall and CPU seconds,
 tokens/s, and the totals. Wall time depends on what else runs on the machine; CPU seconds do not.

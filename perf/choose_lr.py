@@ -4,7 +4,7 @@ Trains `--method` on corpus `--tier-set` from the warehouse's English VLM with e
 seed, the demo recipe otherwise, each run kept at its best dev step, and prints the dev accuracy per
 learning rate (mean over seeds). Models go to a scratch folder; nothing is written to the tier models.
 
-    VLMFR_HOME=.vlmfr .venv/bin/python benchmarks/choose_lr.py --tier-set high+medium --lrs 1e-3 2e-3 4e-3
+    VLMFR_HOME=.vlmfr .venv/bin/python perf/choose_lr.py --tier-set high+medium --lrs 1e-3 2e-3 4e-3
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Scale benchmark: synthetic LLaVA-style datasets of 10k / 100k / 1M samples through the data half.
 
-    .venv/bin/python benchmarks/scale.py --sizes 10000 100000           # default: 10k and 100k
-    nice -n 10 .venv/bin/python benchmarks/scale.py --sizes 1000000 --workdir /tmp/scale
+    .venv/bin/python perf/scale.py --sizes 10000 100000           # default: 10k and 100k
+    nice -n 10 .venv/bin/python perf/scale.py --sizes 1000000 --workdir /tmp/scale
 
 Every stage runs in its own subprocess (this file with `--stage`), which reports its wall seconds and its
 own peak RSS (`getrusage(RUSAGE_SELF).ru_maxrss`, so each number is that stage's peak including the

@@ -1,6 +1,6 @@
 """End-to-end MT throughput of the pipeline vs the raw engine on the same text.
 
-    .venv/bin/python benchmarks/mt_throughput.py --system apertium --n 5000
+    .venv/bin/python perf/mt_throughput.py --system apertium --n 5000
 
 Pipeline = `translate_segments` into a fresh warehouse (pending lookup, span masking/restoring, Parquet
 appends per batch). Raw = for Apertium the bare CLI (`apertium -u eng-spa FILE | apertium -u es-fr`) on
