@@ -14,13 +14,13 @@ from assets.common import (
     tier_set_partitions,
 )
 from vlmfr_data import stages
-from vlmfr_data.catalog import CATALOG
+from vlmfr_data.schema import installed_catalog
 
 
 def _spec(table: str, group: str, deps: list[str] | None = None, **kwargs: object) -> dg.AssetSpec:
     return dg.AssetSpec(
         table,
-        description=CATALOG.description(table),
+        description=installed_catalog().description(table),
         group_name=group,
         deps=deps or [],
         kinds={"parquet"},
@@ -79,7 +79,7 @@ def segment(
     deps=["segments", "segment_contexts"],
     group_name="translation",
     kinds={"parquet"},
-    description=CATALOG.description("translations") + " Partition = MT system; append-only, resumable cache.",
+    description=installed_catalog().description("translations") + " Partition = MT system; append-only, resumable cache.",
 )
 def translations(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     report = stages.translate(warehouse.get(), CONFIG, context.partition_key, log=context.log.info)
@@ -106,7 +106,7 @@ def score(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> It
     deps=["quality_scores", "quality_signals"],
     group_name="quality",
     kinds={"parquet"},
-    description=CATALOG.description("translation_quality"),
+    description=installed_catalog().description("translation_quality"),
 )
 def translation_quality(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -120,7 +120,7 @@ def translation_quality(
     deps=["translation_quality", "sample_segments", "samples"],
     group_name="quality",
     kinds={"parquet"},
-    description=CATALOG.description("french_samples"),
+    description=installed_catalog().description("french_samples"),
 )
 def french_samples(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(

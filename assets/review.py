@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 
 from assets.common import CONFIG, WarehouseResource, metadata
-from vlmfr_data.catalog import CATALOG
+from vlmfr_data.schema import installed_catalog
 from vlmfr_data.review import HUMAN_SYSTEM
 from vlmfr_data.review.stages import default_folder, export_review, import_reviews, review_settings
 
@@ -26,7 +26,7 @@ def inbox(home: Path) -> list[Path]:
     deps=["translation_quality", "sample_segments", "segments", "expert_reviews"],
     group_name="review",
     kinds={"csv", "html", "parquet"},
-    description=CATALOG.description("review_queue")
+    description=installed_catalog().description("review_queue")
     + " Files: VLMFR_HOME/review/review.html (offline page) and review.csv.",
 )
 def review_queue(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -39,7 +39,7 @@ def review_queue(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     deps=["segments"],
     group_name="review",
     kinds={"parquet"},
-    description=CATALOG.description("expert_reviews")
+    description=installed_catalog().description("expert_reviews")
     + " Imports new files from VLMFR_HOME/review/inbox/*.csv; corrections become `human` translations.",
 )
 def expert_reviews(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from vlmfr_data.store import TableSpec, ViewSpec
+from vlmfr_data.schema import TableSpec, ViewSpec
 
 BY_TYPE = pl.List(pl.Struct({"question_type": pl.String(), "n": pl.Int64(), "accuracy": pl.Float64()}))
 

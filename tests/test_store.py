@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from vlmfr_data.catalog import CATALOG
+from vlmfr_data.schema import installed_catalog
 from vlmfr_data.store import TableSpec, Warehouse
 
 THINGS = TableSpec("test_things", {"k": pl.Int64(), "v": pl.String()})
@@ -18,15 +18,15 @@ THINGS = TableSpec("test_things", {"k": pl.Int64(), "v": pl.String()})
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Warehouse:
     """This module's own catalog: its test table never reaches another test's warehouse."""
-    return Warehouse(tmp_path / "home", catalog=CATALOG.extended(THINGS))
+    return Warehouse(tmp_path / "home", catalog=installed_catalog().extended(THINGS))
 
 
 def test_a_test_table_does_not_leak_into_other_catalogs(warehouse: Warehouse, tmp_path: Path) -> None:
     other = Warehouse(
-        tmp_path / "other", catalog=CATALOG.extended(TableSpec("other_things", {"x": pl.Int64()}))
+        tmp_path / "other", catalog=installed_catalog().extended(TableSpec("other_things", {"x": pl.Int64()}))
     )
     assert "test_things" in warehouse.catalog.tables and "other_things" not in warehouse.catalog.tables
-    assert "test_things" not in other.catalog.tables and "test_things" not in CATALOG.tables
+    assert "test_things" not in other.catalog.tables and "test_things" not in installed_catalog().tables
     with pytest.raises(duckdb.CatalogException):
         other.sql("SELECT * FROM test_things")
     assert warehouse.sql("SELECT count(*) FROM test_things").item() == 0
@@ -69,7 +69,7 @@ def test_empty_table_has_schema_and_view(warehouse: Warehouse) -> None:
 
 
 def _append_many(home: str, worker: int) -> None:
-    wh = Warehouse(home, catalog=CATALOG.extended(THINGS))
+    wh = Warehouse(home, catalog=installed_catalog().extended(THINGS))
     for i in range(8):
         wh.append("test_things", pl.DataFrame({"k": [worker * 100 + i], "v": [f"w{worker}"]}), f"w{worker}")
         wh.refresh_views()
@@ -88,7 +88,7 @@ def test_parallel_writers_never_fail_on_lock(tmp_path: Path) -> None:
         for p in procs:
             p.join(120)
     assert [p.exitcode for p in procs] == [0, 0, 0]
-    wh = Warehouse(home, catalog=CATALOG.extended(THINGS))
+    wh = Warehouse(home, catalog=installed_catalog().extended(THINGS))
     wh.refresh_views()
     with duckdb.connect(str(wh.db_path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM test_things").fetchone() == (24,)
@@ -120,14 +120,14 @@ def test_a_derived_view_over_older_files_is_missing_and_the_rest_still_answers(
 ) -> None:  # noqa: ANN001
     """Parquet written before a column was added: the view that reads the column is skipped, with a warning
     that says what to do; the tables and the other views answer."""
-    from vlmfr_data.store import ViewSpec
+    from vlmfr_data.schema import ViewSpec
 
     home = tmp_path / "home"
-    Warehouse(home, catalog=CATALOG.extended(THINGS)).write_partition(
+    Warehouse(home, catalog=installed_catalog().extended(THINGS)).write_partition(
         "test_things", pl.DataFrame({"k": [1, 2], "v": ["a", "b"]})
     )
     newer = TableSpec("test_things", {"k": pl.Int64(), "v": pl.String(), "w": pl.Int64()})
-    catalog = CATALOG.extended(
+    catalog = installed_catalog().extended(
         newer,
         ViewSpec("test_w", "SELECT sum(w) AS w FROM test_things"),
         ViewSpec("test_k", "SELECT sum(k) AS k FROM test_things"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from vlmfr_data.store import TableSpec
+from vlmfr_data.schema import TableSpec
 
 TRAINING_RUNS = TableSpec(
     name="training_runs",

@@ -1,23 +1,17 @@
-"""Every warehouse table and view, declared in one place.
-
-A `Warehouse` is given a `Catalog` (this module's `CATALOG` by default); nothing registers tables by
-import side effect, so `vlmfr sql` needs only this module (polars types, no torch), and a test that
-adds a table builds its own catalog (`CATALOG.extended(...)`) instead of leaking it into others.
+"""The data layer's warehouse tables and views (ingest, segments, translations, quality, gold).
 
 Tables are what a stage writes (Parquet partitions); views are SQL over tables, created after them.
-The training and evaluation packages declare their own tables in light `tables.py` modules, listed here.
+Review, training and evaluation declare theirs in their own light `tables.py` modules; the whole
+catalog is `vlmfr_data.schema.installed_catalog()` (a `Warehouse` uses it by default), and a test that
+adds a table builds its own (`installed_catalog().extended(...)`) instead of leaking it into others.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from evaluation.tables import TABLES as EVALUATION_TABLES
-from evaluation.tables import VIEWS as EVALUATION_VIEWS
-from training.tables import TABLES as TRAINING_TABLES
-from vlmfr_data.review.tables import TABLES as REVIEW_TABLES
-from vlmfr_data.store import Catalog, TableSpec, ViewSpec
-from vlmfr_data.tiers import TIERS, tier_order_sql
+from vlmfr_data.schema import TableSpec, ViewSpec
+from vlmfr_data.tiers import tier_order_sql
 
 # ----------------------------------------------------------------------------- shared column types
 TURN_STRUCT = pl.Struct({"role": pl.String(), "kind": pl.String(), "text": pl.String()})
@@ -310,12 +304,11 @@ DATA_TABLES: list[TableSpec] = [
     GOLD_SUMMARY,
     SIGNAL_CORRELATIONS,
     THRESHOLD_ABLATION,
-    *REVIEW_TABLES,
 ]
+DATA_VIEWS: list[ViewSpec] = [TIER_SUMMARY, GOLD_TIERS, CURRENT_QUALITY_SCORES]
 
-CATALOG = Catalog(
-    tables=[*DATA_TABLES, *TRAINING_TABLES, *EVALUATION_TABLES],
-    views=[TIER_SUMMARY, GOLD_TIERS, CURRENT_QUALITY_SCORES, *EVALUATION_VIEWS],
-)
+# this part of `installed_catalog()` (the `vlmfr.tables` entry point names this module)
+TABLES = DATA_TABLES
+VIEWS = DATA_VIEWS
 
-__all__ = ["CATALOG", "TIERS", "Catalog", "TableSpec", "ViewSpec"]
+__all__ = ["TABLES", "VIEWS"]

@@ -10,11 +10,11 @@ The warehouse is `$VLMFR_HOME` (default ./.vlmfr). `sql` and `tables` import onl
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
 import textwrap
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,8 +138,9 @@ def cmd_segments(args: argparse.Namespace) -> int:
     return 0
 
 
-# Sub-commands of the training and evaluation packages: `module.add_parser(subparsers)`.
-PLUGIN_COMMANDS = ["vlmfr_data.review.cli", "training.cli", "evaluation.cli"]
+# Sub-commands of the review, training and evaluation packages: entry points `add_parser(subparsers)`
+# (pyproject.toml), so this layer never imports the layers above it.
+PLUGIN_COMMANDS = "vlmfr.commands"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,14 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_segments)
     # only import the plug-in command modules when their command is asked for: `sql` stays light
     wanted = (argv if argv is not None else sys.argv[1:])[:1]
-    for module in PLUGIN_COMMANDS:
-        if wanted and wanted[0] in {"sql", "tables", "ingest", "segments"}:
-            break
-        try:
-            importlib.import_module(module).add_parser(sub)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    if not (wanted and wanted[0] in {"sql", "tables", "ingest", "segments"}):
+        for command in sorted(entry_points(group=PLUGIN_COMMANDS), key=lambda ep: ep.name):
+            command.load()(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

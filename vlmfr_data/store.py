@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -31,78 +30,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vlmfr_data.config import vlmfr_home
+from vlmfr_data.schema import Catalog, TableSpec, installed_catalog
 
 log = logging.getLogger(__name__)
 
 WHOLE_TABLE = "all"  # partition name of unpartitioned tables
 
 
-@dataclass(frozen=True)
-class TableSpec:
-    """A warehouse table: its schema (so it reads, typed and empty, before any data) and optional view SQL.
-
-    `view_sql` may use `{source}` for the raw `read_parquet(...)` relation; by default the view is the
-    raw relation itself.
-    """
-
-    name: str
-    schema: dict[str, pl.DataType]
-    view_sql: str | None = None
-    description: str = ""
-
-    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """`frame` with the table's columns in order; columns it lacks (optional ones added to the
-        table later, e.g. `translations.unknown_words`) are null."""
-        missing = [
-            pl.lit(None, dtype).alias(name)
-            for name, dtype in self.schema.items()
-            if name not in frame.columns
-        ]
-        return frame.with_columns(missing).select(list(self.schema))
-
-
-@dataclass(frozen=True)
-class ViewSpec:
-    """A derived view: SQL over table views, created after every table view."""
-
-    name: str
-    sql: str
-    description: str = ""
-
-
-class Catalog:
-    """The tables and views a warehouse knows (declared in `vlmfr_data.catalog`)."""
-
-    def __init__(self, tables: Iterable[TableSpec] = (), views: Iterable[ViewSpec] = ()) -> None:
-        self.tables: dict[str, TableSpec] = {}
-        for spec in tables:
-            if spec.name in self.tables:
-                raise ValueError(f"table {spec.name!r} is declared twice")
-            self.tables[spec.name] = spec
-        self.views: dict[str, ViewSpec] = {v.name: v for v in views}
-
-    def extended(self, *specs: TableSpec | ViewSpec) -> Catalog:
-        """A copy with more tables or views (tests, plug-ins); this catalog is unchanged."""
-        return Catalog(
-            [*self.tables.values(), *(s for s in specs if isinstance(s, TableSpec))],
-            [*self.views.values(), *(s for s in specs if isinstance(s, ViewSpec))],
-        )
-
-    def names(self) -> list[str]:
-        return [*self.tables, *self.views]
-
-    def description(self, name: str) -> str:
-        spec = self.tables.get(name) or self.views.get(name)
-        return spec.description if spec else ""
-
-
 class Warehouse:
     def __init__(self, home: Path | str | None = None, catalog: Catalog | None = None) -> None:
-        if catalog is None:
-            from vlmfr_data.catalog import CATALOG  # the project's tables; a test may pass its own
-
-            catalog = CATALOG
-        self.catalog = catalog
+        # the project's tables; a test may pass its own
+        self.catalog = catalog if catalog is not None else installed_catalog()
         self.home = Path(home).resolve() if home else vlmfr_home()
         self.tables_dir = self.home / "tables"
         self.tmp_dir = self.home / "tmp"
