@@ -11,7 +11,7 @@ import polars as pl
 
 from vlmfr_data import markdown
 from vlmfr_data.config import load_config
-from vlmfr_data.stages import StageReport
+from vlmfr_data.stage import StageReport
 from vlmfr_data.store import Warehouse
 from vlmfr_data.tiers import CORPUS_NAMES
 

@@ -79,7 +79,8 @@ def segment(
     deps=["segments", "segment_contexts"],
     group_name="translation",
     kinds={"parquet"},
-    description=installed_catalog().description("translations") + " Partition = MT system; append-only, resumable cache.",
+    description=installed_catalog().description("translations")
+    + " Partition = MT system; append-only, resumable cache.",
 )
 def translations(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     report = stages.translate(warehouse.get(), CONFIG, context.partition_key, log=context.log.info)

@@ -13,9 +13,9 @@ import dagster as dg
 import polars as pl
 
 from assets.common import CONFIG, WarehouseResource, metadata
-from vlmfr_data.schema import installed_catalog
 from vlmfr_data.review import HUMAN_SYSTEM
 from vlmfr_data.review.stages import default_folder, export_review, import_reviews, review_settings
+from vlmfr_data.schema import installed_catalog
 
 
 def inbox(home: Path) -> list[Path]:

@@ -195,7 +195,6 @@ SCORE_BATCH_ROWS = 100  # the scoring stage's batch size in the worker: many app
 def run_stage(stage: str, home: str, config_path: str) -> None:
     from vlmfr_data import stages
     from vlmfr_data.config import load_config
-    from vlmfr_data.quality.config import QualityConfig
     from vlmfr_data.quality.scoring import score_translations
     from vlmfr_data.store import Warehouse
     from vlmfr_data.tiers import TIER_SETS
@@ -209,7 +208,7 @@ def run_stage(stage: str, home: str, config_path: str) -> None:
         stages.translate(warehouse, config, "slow")
     elif stage == "score":
         # stages.score's body with smaller batches, so a kill can land between appends of one signal
-        score_translations(warehouse, QualityConfig.from_dict(config.quality), batch_rows=SCORE_BATCH_ROWS)
+        score_translations(warehouse, config.quality, batch_rows=SCORE_BATCH_ROWS)
     elif stage == "export":
         for tier_set in TIER_SETS:
             stages.export_corpus(warehouse, config, tier_set)

@@ -227,7 +227,7 @@ def test_scoring_survives_kill_9(translated: tuple[Warehouse, ProjectConfig, Pat
     warehouse, config, config_path, _ = translated
     log = _kill_and_rerun("score", warehouse, config_path)
     assert log.landed >= 1, f"no kill landed mid-run: {log}"
-    signals = list(config.quality["signals"])
+    signals = list(config.quality.signals)
     n_segments = warehouse.read("segments").height
     raw = warehouse.read("quality_scores")
     duplicated = raw.group_by("segment_id", "system", "system_version", "signal", "signal_version").len()

@@ -28,37 +28,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from vlmfr_data.config import ProjectConfig
 from vlmfr_data.quality.config import QualityConfig
+from vlmfr_data.stage import Log, StageReport
 from vlmfr_data.store import Warehouse
-
-Log = Callable[[str], None]
-
-
-@dataclass
-class StageReport:
-    """What a stage did: `values` (numbers, short strings, JSON-able dicts), `tables` (small preview
-    frames), `paths` (files a person may open), `log` lines already said, and wall time."""
-
-    stage: str
-    values: dict[str, Any] = field(default_factory=dict)
-    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
-    paths: dict[str, Path] = field(default_factory=dict)
-    figures: dict[str, Path] = field(default_factory=dict)
-    seconds: float = 0.0
-    ok: bool = True
 
 
 def _quality(config: ProjectConfig) -> QualityConfig:
     """The quality config, with what some signals need to know of the MT systems filled in (options the
     user set win)."""
-    quality = QualityConfig.from_dict(config.quality)
+    quality = config.quality
     systems = config.mt_systems
 
     def producers() -> dict[str, dict[str, Any]]:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from vlmfr_data import plugins
 from vlmfr_data.config import DatasetConfig
 from vlmfr_data.registry import Registry
 
@@ -57,16 +58,7 @@ class DatasetFormat(Protocol):
 
 
 # Adding a format is one new module plus one line here (or `FORMATS.register` from your own code).
-FORMATS: Registry[DatasetFormat] = Registry(
-    "dataset format",
-    entries={
-        "coco_captions": "vlmfr_data.datasets.coco_captions:CocoCaptions",
-        "easy_vqa": "vlmfr_data.datasets.easy_vqa:EasyVQA",
-        "llava": "vlmfr_data.datasets.llava:LlavaConversations",
-        "sentences": "vlmfr_data.datasets.sentences:Sentences",
-        "vqav2": "vlmfr_data.datasets.vqav2:VQAv2",
-    },
-)
+FORMATS: Registry[DatasetFormat] = plugins.FORMATS  # the entries live in vlmfr_data.plugins
 
 
 # ------------------------------------------------------------------ helpers shared by JSON formats

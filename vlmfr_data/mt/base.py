@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from vlmfr_data import plugins
 from vlmfr_data.config import MTSystemConfig
 from vlmfr_data.registry import Availability, Registry, UnknownEntry
 
@@ -50,16 +51,7 @@ class MTSystem(Protocol):
 
 # The registry key is the backend; `name` stays the configured system's name. Modules load on first use
 # (hf_causal imports torch), so listing backends is free.
-BACKENDS: Registry[MTSystem] = Registry(
-    "MT backend",
-    name_attr="backend",
-    entries={
-        "apertium": "vlmfr_data.mt.apertium:Apertium",
-        "ctranslate2": "vlmfr_data.mt.ctranslate2_backend:CTranslate2",
-        "hf_causal": "vlmfr_data.mt.hf_causal:HFCausal",
-        "hf_seq2seq": "vlmfr_data.mt.hf_seq2seq:HFSeq2Seq",
-    },
-)
+BACKENDS: Registry[MTSystem] = plugins.BACKENDS  # the entries live in vlmfr_data.plugins
 
 
 def create_system(config: MTSystemConfig) -> MTSystem:

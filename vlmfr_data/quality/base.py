@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
+from vlmfr_data import plugins
 from vlmfr_data.registry import Availability, Registry
 
 # Input columns every signal may use.
@@ -53,25 +54,7 @@ class QualitySignal(Protocol):
 # `bind(all_pairs)`, which the scoring stage calls with every current pair before `score` (consensus).
 
 
-SIGNALS: Registry[QualitySignal] = Registry(
-    "quality signal",
-    entries={
-        "comet": "vlmfr_data.quality.comet:Comet",
-        "consensus": "vlmfr_data.quality.consensus:Consensus",
-        "empty_output": "vlmfr_data.quality.heuristics:EmptyOutput",
-        "engine_unknown_words": "vlmfr_data.quality.engine_marks:EngineUnknownWords",
-        "french_lexicon": "vlmfr_data.quality.lexicon:FrenchLexicon",
-        "language_leakage": "vlmfr_data.quality.lid:LanguageLeakage",
-        "length_ratio": "vlmfr_data.quality.heuristics:LengthRatio",
-        "lid_french": "vlmfr_data.quality.lid:FrenchLID",
-        "repetition": "vlmfr_data.quality.heuristics:Repetition",
-        "round_trip_chrf": "vlmfr_data.quality.round_trip:RoundTripChrF",
-        "source_copy": "vlmfr_data.quality.heuristics:SourceCopy",
-        "translation_likelihood": "vlmfr_data.quality.likelihood:TranslationLikelihood",
-        "spans_intact": "vlmfr_data.quality.heuristics:SpansIntact",
-        "use_similarity": "vlmfr_data.quality.similarity:USESimilarity",
-    },
-)
+SIGNALS: Registry[QualitySignal] = plugins.SIGNALS  # the entries live in vlmfr_data.plugins
 
 
 def scores_frame(

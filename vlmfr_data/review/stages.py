@@ -19,7 +19,7 @@ import polars as pl
 from vlmfr_data.config import ProjectConfig
 from vlmfr_data.review import HUMAN_SYSTEM
 from vlmfr_data.review.queue import QueueSettings
-from vlmfr_data.stages import StageReport
+from vlmfr_data.stage import StageReport
 from vlmfr_data.store import Warehouse
 
 
@@ -154,11 +154,10 @@ def import_reviews(warehouse: Warehouse, paths: list[Path], log: Any = None) -> 
 
 def review_report(warehouse: Warehouse, config: ProjectConfig) -> tuple[StageReport, str]:
     """The report's expert-review part: a StageReport and a Markdown section (figure beside report.md)."""
-    from vlmfr_data.quality.config import QualityConfig
     from vlmfr_data.review.agreement import review_section
 
     started = time.perf_counter()
-    high = QualityConfig.from_dict(config.quality).thresholds["high"]
+    high = config.quality.thresholds["high"]
     part, section = review_section(warehouse, warehouse.home / "report", high)
     report = StageReport(
         "expert_review",
