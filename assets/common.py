@@ -54,3 +54,11 @@ def metadata(report: StageReport, rows: int = 12) -> dict[str, Any]:
     for caption, path in report.figures.items():
         out[caption] = image_metadata(caption, path)
     return out
+
+
+def partition_keys(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The dimensions of a multi-partitioned asset's key (tier set, method, ...)."""
+    key = context.partition_key
+    if not isinstance(key, dg.MultiPartitionKey):
+        raise TypeError(f"expected a multi-dimensional partition key, got {key!r}")
+    return dict(key.keys_by_dimension)

@@ -2,6 +2,7 @@
 Each body calls one library stage (`vlmfr_data.stages`) and hands its report to Dagster."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
@@ -17,7 +18,7 @@ from vlmfr_data import stages
 from vlmfr_data.schema import installed_catalog
 
 
-def _spec(table: str, group: str, deps: list[str] | None = None, **kwargs: object) -> dg.AssetSpec:
+def _spec(table: str, group: str, deps: list[str] | None = None, **kwargs: Any) -> dg.AssetSpec:
     return dg.AssetSpec(
         table,
         description=installed_catalog().description(table),

@@ -5,9 +5,18 @@ The lead wires `EVALUATION_ASSETS` and `EVALUATION_CHECKS` into `assets.definiti
 the report comes last, the sweep after the models it compares with).
 """
 
+from typing import Any
+
 import dagster as dg
 
-from assets.common import CONFIG, WarehouseResource, image_metadata, mt_system_partitions, preview
+from assets.common import (
+    CONFIG,
+    WarehouseResource,
+    image_metadata,
+    mt_system_partitions,
+    partition_keys,
+    preview,
+)
 from assets.training import DEMO_TIER_MODEL_PARTITIONS, tier_model_partitions
 from evaluation.config import EvaluationConfig
 from evaluation.sweep import sweep_keys
@@ -109,7 +118,7 @@ def tier_model_evaluation(
 ) -> dg.MaterializeResult:
     from evaluation.pipeline import evaluate_tier_models, ranking_agreement
 
-    keys = context.partition_key.keys_by_dimension
+    keys = partition_keys(context)
     store = warehouse.get()
     rows = evaluate_tier_models(
         store, CONFIG, EVALUATION, emit=context.log.info, tier_set=keys["tier_set"], method=keys["method"]
@@ -192,7 +201,7 @@ def comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 
     store = warehouse.get()
     frame = compare_all(store, CONFIG, EVALUATION, emit=context.log.info)
-    metadata: dict[str, object] = {"pairs": frame.height}
+    metadata: dict[str, Any] = {"pairs": frame.height}
     for key, label, kinds, prefix in VERDICTS:
         metadata[f"verdict_{key}"] = verdict(store, "easy_vqa_fr_gold", kinds, label, prefix).text
     if frame.height:
@@ -247,7 +256,7 @@ def evaluation_report(warehouse: WarehouseResource) -> dg.MaterializeResult:
     store = warehouse.get()
     figures = build_evaluation_figures(store)
     path = write_html_report(store, figures)
-    metadata: dict[str, object] = {"report": dg.MetadataValue.path(str(path))}
+    metadata: dict[str, Any] = {"report": dg.MetadataValue.path(str(path))}
     for caption, figure in figures:
         metadata[caption] = image_metadata(caption, figure)
     return dg.MaterializeResult(metadata=metadata)

@@ -10,7 +10,7 @@ qe_weighted once (tier sets in `[training] once_methods`).
 
 import dagster as dg
 
-from assets.common import CONFIG, WarehouseResource, image_metadata, preview
+from assets.common import CONFIG, WarehouseResource, image_metadata, partition_keys, preview
 from evaluation.config import EvaluationConfig
 from training.config import CEILING_METHOD, parse_training
 from training.registry import METHODS
@@ -101,7 +101,7 @@ def tier_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     from evaluation.dev import FRENCH_DEV, dev_set
     from training.train import train_tier_model
 
-    keys = context.partition_key.keys_by_dimension
+    keys = partition_keys(context)
     store = warehouse.get()
     dev = dev_set(store, FRENCH_DEV, EVALUATION.dev_items, EVALUATION.dev_every)
     reports = [

@@ -212,4 +212,7 @@ def parse_training(raw: dict[str, Any] | None) -> TrainingSettings:
 
 def config_json(*configs: Any) -> str:
     """Stable JSON of dataclass configs (part of a run's identity)."""
-    return json.dumps([asdict(c) if dataclasses.is_dataclass(c) else c for c in configs], sort_keys=True)
+    return json.dumps(
+        [asdict(c) if dataclasses.is_dataclass(c) and not isinstance(c, type) else c for c in configs],
+        sort_keys=True,
+    )

@@ -146,11 +146,13 @@ def translate(
         return StageReport("translations", values={"status": str(availability), "new_rows": 0})
     result = translate_segments(warehouse, system, batch_size=system_config.batch_size)
     with warehouse.connect() as con:
-        total, errors, flags = con.execute(
+        counts = con.execute(
             "SELECT count(*), count(error), count(*) FILTER (WHERE NOT spans_ok) FROM translations "
             "WHERE system = ? AND system_version = ?",
             [system.name, system.version],
         ).fetchone()
+        assert counts is not None  # an aggregate without GROUP BY always returns one row
+        total, errors, flags = counts
         pairs = con.execute(
             "SELECT s.text_en, t.text_fr, t.error FROM translations t JOIN segments s USING (segment_id) "
             "WHERE t.system = ? AND t.system_version = ? ORDER BY s.n_occurrences DESC LIMIT 12",

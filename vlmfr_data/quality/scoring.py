@@ -86,8 +86,9 @@ def score_translations(warehouse: Warehouse, config: QualityConfig, batch_rows: 
     status_rows = []
     for signal in build_signals(config):
         signal_started = time.perf_counter()
-        if hasattr(signal, "bind"):  # compares with the other systems' translations (consensus)
-            signal.bind(pairs)
+        bind = getattr(signal, "bind", None)
+        if bind is not None:  # compares with the other systems' translations (consensus)
+            bind(pairs)
         availability = signal.availability()
         weight = config.weights.get(signal.name, 0.0)
         if not availability.ok:

@@ -104,8 +104,8 @@ def _cut(frame: pl.DataFrame, threshold: float) -> dict[str, Any]:
     return {
         "threshold": round(threshold, 4),
         "kept": n_kept,
-        "precision": float((good & kept).sum() / n_kept) if n_kept else None,
-        "recall": float((good & kept).sum() / good.sum()) if good.sum() else None,
+        "precision": int((good & kept).sum()) / n_kept if n_kept else None,
+        "recall": int((good & kept).sum()) / int(good.sum()) if good.sum() else None,
     }
 
 

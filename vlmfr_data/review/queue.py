@@ -38,7 +38,7 @@ from vlmfr_data.segments import rebuild_turns
 from vlmfr_data.store import Warehouse
 
 if TYPE_CHECKING:
-    from sacrebleu.metrics import CHRF
+    from sacrebleu.metrics.chrf import CHRF
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class QueueSettings:
 
 @functools.cache
 def _chrf() -> CHRF:
-    from sacrebleu.metrics import CHRF  # sacrebleu loads on demand
+    from sacrebleu.metrics.chrf import CHRF  # sacrebleu loads on demand
 
     return CHRF()
 
