@@ -12,7 +12,7 @@ APT_PACKAGES := apertium apertium-eng-spa apertium-fr-es apertium-eng-cat aperti
 TEST_APT_PACKAGES := chromium
 UI_PORT ?= 3000
 
-.PHONY: setup deps test-deps demo demo-full test ui lint lock clean real-fasttext
+.PHONY: setup deps test-deps demo demo-full test check ui lint lock clean real-fasttext
 
 setup: $(VENV)/.installed deps
 
@@ -63,8 +63,15 @@ demo: setup
 demo-full: setup
 	VLMFR_CONFIG=$(CURDIR)/vlmfr_data/profiles/full.toml VLMFR_HOME=$(CURDIR)/.vlmfr-full $(BIN)/python -m assets.demo
 
-test: setup test-deps
+test: setup test-deps check
 	$(BIN)/python -m pytest
+
+# Static checks, run by `make test`: ruff, the layer and no-cycle import contracts (pyproject.toml
+# [tool.importlinter]) and pyright in basic mode ([tool.pyright]).
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/pyright
 
 lint: setup
 	$(BIN)/ruff check .

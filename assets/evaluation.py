@@ -1,7 +1,7 @@
 """Evaluation assets: the English VLM, translate-test per MT system, every tier model, latency, the
 threshold sweep (one partition per configured cut) and the HTML report. Thin wrappers over `evaluation`.
 
-The lead wires `EVALUATION_ASSETS` and `EVALUATION_CHECKS` into `assets.definitions` (in this order:
+`assets.definitions` collects `EVALUATION_ASSETS` and `EVALUATION_CHECKS` (in this order:
 the report comes last, the sweep after the models it compares with).
 """
 

@@ -1,5 +1,5 @@
 """Training assets: the English-trained VLM (stage 0) and one model per (tier set, method). Thin wrappers
-over `training`; the lead wires `TRAINING_ASSETS` and `TRAINING_CHECKS` into `assets.definitions`.
+over `training`; `assets.definitions` collects `TRAINING_ASSETS` and `TRAINING_CHECKS`.
 
 `tier_models` follows its inputs under `make ui`'s daemon (eager automation): a re-exported corpus or a
 retrained English VLM retrains the affected models; an unchanged corpus (same content hash) reuses the

@@ -1,4 +1,4 @@
-"""Protected spans through MT (issue 9): fenced code, exact-token span counts, e-mails and HTML entities,
+"""Protected spans through MT: fenced code, exact-token span counts, e-mails and HTML entities,
 output spacing, Spanish leaks. Fixtures are written here; Apertium tests run the real engine."""
 
 from __future__ import annotations
