@@ -623,3 +623,18 @@ def test_review_100_kb_correction_is_refused(review_warehouse: Warehouse, tmp_pa
     path, _, _ = _review_file(review_warehouse, tmp_path, {"yes": {"correction": "oui " * 25_600}})
     (outcome,) = import_review_files(review_warehouse, [path])
     assert outcome.status == "failed" and "correction" in "\n".join(str(p) for p in outcome.problems)
+
+
+def test_config_names_an_unknown_top_level_key(tmp_path: Path) -> None:
+    path = tmp_path / "vlmfr.toml"
+    path.write_text("[qualty.thresholds]\nhigh = 0.9\n")
+    with pytest.raises(ValueError, match=r"unknown top-level key\(s\) \['qualty'\]; allowed: .*'quality'"):
+        load_config(path)
+
+
+def test_config_review_section_reaches_the_review_settings(tmp_path: Path) -> None:
+    from vlmfr_data.review.stages import review_settings
+
+    path = tmp_path / "vlmfr.toml"
+    path.write_text("[review]\nbudget = 7\n")
+    assert review_settings(load_config(path)).budget == 7

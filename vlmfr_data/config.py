@@ -248,6 +248,10 @@ def default_config() -> ProjectConfig:
     )
 
 
+# The top-level keys of vlmfr.toml: one per ProjectConfig field.
+SECTIONS = ("datasets", "mt_systems", "quality", "training", "evaluation", "review", "gold")
+
+
 def config_path() -> Path:
     return Path(os.environ.get("VLMFR_CONFIG", vlmfr_home() / "vlmfr.toml"))
 
@@ -274,6 +278,12 @@ def load_config(path: Path | None = None) -> ProjectConfig:
     if not path.exists():
         return default_config()
     raw = _read_toml(path)
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ValueError(
+            f"config {path}: unknown top-level key(s) {unknown}; allowed: {sorted(SECTIONS)} "
+            "(a misspelt section is otherwise silently ignored)"
+        )
     # Relative paths are relative to the config file's folder, as in every TOML-configured tool.
     folder = path.resolve().parent
     base = default_config()
@@ -305,6 +315,7 @@ def load_config(path: Path | None = None) -> ProjectConfig:
         quality=quality,
         training=raw.get("training", {}),
         evaluation=raw.get("evaluation", {}),
+        review=raw.get("review", {}),
         gold=gold,
     )
 
