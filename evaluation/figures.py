@@ -4,12 +4,14 @@ holds nothing to plot yet (a stage that has not run)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from vlmfr_data.store import Warehouse  # noqa: E402
 
@@ -17,7 +19,7 @@ METHOD_COLOURS = ["#1c7ed6", "#f76707", "#2b8a3e", "#ae3ec9", "#e03131", "#0c859
 REFERENCE_STYLES = {"english_vlm": ("#495057", "--"), "translate_test": ("#c92a2a", ":")}
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -155,7 +157,7 @@ def threshold_curve(warehouse: Warehouse, path: Path) -> Path | None:
     trained = table.filter(pl.col("accuracy").is_not_null())
     good, flagged = trained.filter(~pl.col("degenerate")), trained.filter(pl.col("degenerate"))
     if trained.height:
-        seeds = int(trained["seeds"].drop_nulls().min() or 1) if "seeds" in trained.columns else 1
+        seeds = int(cast(int, trained["seeds"].drop_nulls().min()) or 1) if "seeds" in trained.columns else 1
         left.plot(trained["cut"], trained["accuracy"], "-", color="#1c7ed6", alpha=0.4)
         left.errorbar(good["cut"], good["accuracy"], yerr=_errors(good), fmt="o", color="#1c7ed6", capsize=3,
                       label=f"accuracy on easy_vqa_fr_gold ({seeds} seeds, 95% CI seeds x items)")  # fmt: skip

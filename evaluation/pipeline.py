@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -288,7 +288,8 @@ def ranking_agreement(warehouse: Warehouse) -> pl.DataFrame:
         both = table.filter(pl.col("benchmark") == name).join(gold, on="model")
         tau = None
         if both.height >= 3 and both["accuracy"].n_unique() > 1 and both["gold"].n_unique() > 1:
-            tau = float(kendalltau(both["accuracy"], both["gold"]).statistic)
+            # scipy builds its result class at run time: pyright cannot see its `statistic` field
+            tau = float(kendalltau(both["accuracy"], both["gold"]).statistic)  # pyright: ignore[reportAttributeAccessIssue]
         best_gold = both.sort("gold", descending=True)["model"].first() if both.height else None
         best_mt = both.sort("accuracy", descending=True)["model"].first() if both.height else None
         rows.append(
@@ -297,7 +298,9 @@ def ranking_agreement(warehouse: Warehouse) -> pl.DataFrame:
                 "mt_system": name.removeprefix(MT_BENCHMARK_PREFIX),
                 "models": both.height,
                 "kendall_tau_vs_gold": tau,
-                "mean_gap_vs_gold": float((both["accuracy"] - both["gold"]).mean()) if both.height else None,
+                "mean_gap_vs_gold": float(cast(float, (both["accuracy"] - both["gold"]).mean()))
+                if both.height
+                else None,
                 "best_on_gold": best_gold,
                 "best_on_mt": best_mt,
             }

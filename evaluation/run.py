@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -165,7 +165,8 @@ def evaluate(
         "seed": getattr(system, "seed", None),
         "seed_sd": 0.0,
         "seed_models": [system.name],
-        "accuracy_answer_en": float(answer_en.mean()) if answer_en.len() else None,
+        # polars types a mean as any literal; this one is over booleans, so a float
+        "accuracy_answer_en": float(cast(float, answer_en.mean())) if answer_en.len() else None,
         "by_type": by_type,
         "seconds": seconds,
         "seconds_per_sample": seconds / scored.height if scored.height else 0.0,

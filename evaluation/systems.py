@@ -130,7 +130,7 @@ class TranslateTest:
         if asked:
             images = items["image"].to_list()
             produced = self.predictor.answer(
-                [images[i] for i in asked], [question_en[i] for i in asked], batch_size=batch_size
+                [images[i] for i in asked], [q for q in question_en if q], batch_size=batch_size
             )
             for i, answer in zip(asked, produced, strict=True):
                 answers_en[i] = answer

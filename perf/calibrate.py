@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+from typing import cast
 
 import polars as pl
-from sacrebleu.metrics import CHRF
+from sacrebleu.metrics.chrf import CHRF
 from scipy.stats import spearmanr
 
 from vlmfr_data.config import load_config
@@ -40,14 +41,21 @@ OPT_IN_GRID = {"translation_likelihood": [0.0, 1.0, 2.0, 4.0]}
 PRECISION = 0.95
 
 
-def measure(quality: pl.DataFrame, gold: pl.DataFrame) -> dict[str, float]:
+def int_sum(series: pl.Series) -> int:
+    """The sum of an integer column (polars types any Series sum as int | float | Decimal)."""
+    return cast(int, series.sum())
+
+
+def measure(quality: pl.DataFrame, gold: pl.DataFrame) -> dict[str, float | None]:
     joined = gold.join(
         quality.select("segment_id", "system", "combined", "is_best"), on=["segment_id", "system"]
     )
     chosen = joined.filter("is_best")
     vqa = chosen.filter(pl.col("gold_set") == "easy_vqa")
     captions = chosen.filter(pl.col("gold_set") == "captions_dev")
-    share = float((vqa["gold_high"].cast(pl.Int64) * vqa["n_occurrences"]).sum() / vqa["n_occurrences"].sum())
+    share = float(
+        int_sum(vqa["gold_high"].cast(pl.Int64) * vqa["n_occurrences"]) / int_sum(vqa["n_occurrences"])
+    )
     chrf = (
         CHRF()
         .corpus_score(captions["text_fr"].fill_null("").to_list(), [captions["reference"].to_list()])
@@ -56,7 +64,8 @@ def measure(quality: pl.DataFrame, gold: pl.DataFrame) -> dict[str, float]:
     within = []
     for (_, _), group in joined.drop_nulls("combined").group_by("gold_set", "system"):
         if group["combined"].n_unique() > 1:
-            within.append(float(spearmanr(group["combined"], group["chrf"])[0]))
+            # scipy builds its result tuple at run time: pyright cannot type its fields
+            within.append(float(cast(float, spearmanr(group["combined"], group["chrf"])[0])))
     cut, kept = lowest_cut(chosen)
     return {
         "vqa_gold_high_occ": share,
@@ -74,12 +83,12 @@ def lowest_cut(chosen: pl.DataFrame) -> tuple[float | None, float]:
     weight = chosen["n_occurrences"].fill_null(0)
     for cut in [round(0.5 + 0.01 * i, 2) for i in range(50)]:
         keep = chosen["combined"].fill_null(-1.0) >= cut
-        kept = (weight * keep.cast(pl.Int64)).sum()
+        kept = int_sum(weight * keep.cast(pl.Int64))
         if (
             kept
-            and (chosen["gold_high"].cast(pl.Int64) * weight * keep.cast(pl.Int64)).sum() / kept >= PRECISION
+            and int_sum(chosen["gold_high"].cast(pl.Int64) * weight * keep.cast(pl.Int64)) / kept >= PRECISION
         ):
-            return cut, float(kept / weight.sum())
+            return cut, float(kept / int_sum(weight))
     return None, 0.0
 
 

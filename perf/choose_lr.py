@@ -19,6 +19,7 @@ from pathlib import Path
 
 
 def main() -> None:
+    assert __doc__ is not None  # the module has a docstring
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tier-set", default="high+medium")
     parser.add_argument("--method", default="lora")

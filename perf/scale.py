@@ -584,6 +584,7 @@ def print_table(results: dict[int, dict[str, dict[str, Any]]]) -> None:
 
 
 def main() -> None:
+    assert __doc__ is not None  # the module has a docstring
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/vlmfr-scale"))

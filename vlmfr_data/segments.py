@@ -23,6 +23,7 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import polars as pl
 
@@ -75,7 +76,7 @@ def protected_spans(text: str) -> list[dict[str, object]]:
                 continue
             taken[m.start() : m.end()] = [True] * (m.end() - m.start())
             spans.append({"kind": kind, "start": m.start(), "end": m.end(), "text": m.group()})
-    return sorted(spans, key=lambda s: s["start"])
+    return sorted(spans, key=lambda s: cast(int, s["start"]))
 
 
 @dataclass(frozen=True)

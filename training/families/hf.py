@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 import torch
 from torch import nn
 
 from training.families.base import Batch
+
+if TYPE_CHECKING:  # transformers loads on first use
+    from transformers import GenerationMixin, PreTrainedModel
 
 IGNORE = -100
 IMAGE_TOKEN = "<image>"
@@ -122,7 +125,9 @@ class HFFamily:
         return {"hf_model": model.name_or_path}
 
     def parts(self, model: nn.Module) -> dict[str, list[nn.Module]]:
-        head = model.get_output_embeddings()
+        # the model is the transformers one `load` built: nn.Module's typing knows none of its methods
+        head = cast("PreTrainedModel", model).get_output_embeddings()
+        assert head is not None  # image-text-to-text models all generate, through an LM head
         return {**{part: _find(model, names) for part, names in PART_NAMES.items()}, "lm_head": [head]}
 
     def vision_blocks(self, model: nn.Module) -> list[nn.Module]:
@@ -136,7 +141,7 @@ class HFFamily:
         language = self.parts(model)["language"]
         if not language:
             raise ValueError(f"{type(model).__name__}: no language model found ({PART_NAMES['language']})")
-        head = model.get_output_embeddings()
+        head = cast("PreTrainedModel", model).get_output_embeddings()
         prefix = next(n for n, m in model.named_modules() if m is language[0])
         return [
             f"{prefix}.{name}"
@@ -154,7 +159,7 @@ class HFFamily:
     def prepare(self, model: nn.Module, examples: pl.DataFrame, warehouse: Any = None) -> HFData:
         from PIL import Image
 
-        processor = model.processor
+        processor: Any = model.processor  # attached by `load`
         device = str(next(model.parameters()).device)
         items = []
         for row in examples.iter_rows(named=True):  # per sample: the processor expands images per sample
@@ -205,7 +210,7 @@ class HFFamily:
     ) -> list[str]:
         from PIL import Image
 
-        processor = model.processor
+        processor: Any = model.processor  # attached by `load`
         device = next(model.parameters()).device
         tokenizer = processor.tokenizer
         tokenizer.padding_side = "left"
@@ -227,7 +232,7 @@ class HFFamily:
             inputs = {
                 k: v for k, v in encoded.items() if k != "token_type_ids"
             }  # the tokenizer's, not the model's
-            out = model.generate(
+            out = cast("GenerationMixin", model).generate(
                 **inputs,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,

@@ -112,7 +112,9 @@ def load_pixels(paths: list[str], size: int) -> torch.Tensor:
     from PIL import Image
 
     arrays = [
-        np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        np.asarray(
+            Image.open(p).convert("RGB").resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8
+        )
         for p in paths
     ]
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float()

@@ -82,7 +82,9 @@ def vote(candidates: list[str | None], weights: list[int]) -> str | None:
     totals: dict[str, int] = {}  # in order of first appearance, so `max` breaks ties by the first
     first: dict[str, str] = {}
     for candidate, weight in zip(candidates, weights, strict=True):
-        key = _key(candidate) if candidate is not None else ""
+        if candidate is None:
+            continue
+        key = _key(candidate)
         if not key:
             continue
         totals[key] = totals.get(key, 0) + weight

@@ -60,7 +60,8 @@ class CTranslate2(SystemDefaults):
 
     @cached_property
     def _loaded(self) -> tuple[Any, Any]:
-        import ctranslate2
+        # the optional `ctranslate2` extra, absent from environments that never run this backend
+        import ctranslate2  # pyright: ignore[reportMissingImports]
 
         tokenizer = load_tokenizer(self.tokenizer_path)
         if self.src_lang:

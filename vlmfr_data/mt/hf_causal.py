@@ -23,7 +23,7 @@ import shutil
 import uuid
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -167,7 +167,9 @@ class HFCausal(SystemDefaults):
         tokenizer.padding_side = "left"  # generation continues from the right edge
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        return tokenizer, model.to(self.device).eval()
+        # transformers decorates `to` with functools.wraps, whose stub has no __get__: the checker would
+        # bind the device to `self`
+        return tokenizer, cast(Any, model).to(self.device).eval()
 
     # ----------------------------------------------------------- prompting
     def prompt(self, text: str) -> str:
@@ -229,7 +231,7 @@ class _NewlineStop:
         self.tokenizer = tokenizer
         self.prompt_len = prompt_len
 
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.BoolTensor:
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len :], skip_special_tokens=True)
         done = [bool(t.strip()) and "\n" in t.lstrip() for t in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)

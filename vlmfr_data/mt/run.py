@@ -193,7 +193,8 @@ def translate_batch(system: MTSystem, batch: pl.DataFrame) -> pl.DataFrame:
                 span_marks[row] = [*(span_marks[row] or []), *_marks_in(mark, span)]
     weights = batch["context_weights"].to_list()
     for row in range(n):
-        voted = vote(candidates[row], weights[row]) if candidates[row] else None
+        recovered = candidates[row]
+        voted = vote(recovered, weights[row]) if recovered else None
         if voted is not None and row_errors[row] is None:
             texts[row] = voted
             if unknown[row] is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 
 import polars as pl
-from sacrebleu.metrics import CHRF
+from sacrebleu.metrics.chrf import CHRF
 
 from vlmfr_data.quality.base import Static, scores_frame
 

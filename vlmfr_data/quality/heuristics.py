@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import polars as pl
 
@@ -43,7 +44,7 @@ class SpansIntact(Static):
             "<image>", literal=True
         )
         ok = (pairs["spans_ok"].fill_null(True) & image_ok).to_list()
-        value = [1.0 if o else 0.0 for o in ok]
+        value: list[float | None] = [1.0 if o else 0.0 for o in ok]
         gates = [None if o else "broken_spans" for o in ok]
         return scores_frame(value, value, gates)
 
@@ -62,7 +63,8 @@ class SourceCopy(Static):
         words = pairs["text_en"].str.split(" ").list.len().to_list()
         value = [1.0 if c else 0.0 for c in copy]
         gates = ["copy_of_source" if c and w >= 3 else None for c, w in zip(copy, words, strict=True)]
-        return scores_frame(value, [1.0 - v for v in value], gates)
+        # scores_frame takes nullable columns, and a list[float] is no list[float | None] to the checker
+        return scores_frame(cast(list[float | None], value), [1.0 - v for v in value], gates)
 
 
 class Repetition(Static):
@@ -88,4 +90,6 @@ class EmptyOutput(Static):
     def score(self, pairs: pl.DataFrame) -> pl.DataFrame:
         empty = (pairs["text_fr"].fill_null("").str.replace_all(r"[\s\p{P}]+", "") == "").to_list()
         value = [1.0 if e else 0.0 for e in empty]
-        return scores_frame(value, [1.0 - v for v in value], ["empty_output" if e else None for e in empty])
+        gates = ["empty_output" if e else None for e in empty]
+        # as in SourceCopy
+        return scores_frame(cast(list[float | None], value), [1.0 - v for v in value], gates)

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -72,7 +72,9 @@ class _FastTextLID:
     def model(self) -> Any:
         import fasttext
 
-        fasttext.FastText.eprint = lambda *args, **kwargs: None  # silence the load-time deprecation banner
+        # silence the load-time deprecation banner of the builds that print one (fasttext 0.9.3 has
+        # no `eprint`, so its module type lacks the attribute)
+        fasttext.FastText.eprint = lambda *args, **kwargs: None  # pyright: ignore[reportAttributeAccessIssue]
         return fasttext.load_model(str(lid_model_path()))
 
     def availability(self) -> Availability:
@@ -128,8 +130,9 @@ class FrenchLID(_FastTextLID):
             "wrong_language" if ok and p < self.min_prob else None
             for p, ok in zip(p_fr, scorable, strict=True)
         ]
-        top = [f"top={lab[0]}:{pr[0]:.2f}" for lab, pr in zip(labels, probs, strict=True)]
-        return scores_frame(p_fr, score, gate, top)
+        top: list[str | None] = [f"top={lab[0]}:{pr[0]:.2f}" for lab, pr in zip(labels, probs, strict=True)]
+        # scores_frame takes nullable columns, and a list[float] is no list[float | None] to the checker
+        return scores_frame(cast(list[float | None], p_fr), score, gate, top)
 
 
 class LanguageLeakage(_FastTextLID):

@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import Any
 
 import polars as pl
-from sacrebleu.metrics import CHRF
+from sacrebleu.metrics.chrf import CHRF
 
 from vlmfr_data.config import MTSystemConfig
 from vlmfr_data.mt import create_system
@@ -109,5 +109,5 @@ class RoundTripChrF:
         values = [
             chrf.sentence_score(b, [s]).score for b, s in zip(back, pairs["text_en"].to_list(), strict=True)
         ]
-        detail = [f"{e.name}: {b}" for e, b in zip(engines, back, strict=True)]
+        detail: list[str | None] = [f"{e.name}: {b}" for e, b in zip(engines, back, strict=True)]
         return scores_frame(values, [v / 100.0 for v in values], None, detail)
