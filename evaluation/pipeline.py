@@ -400,12 +400,11 @@ def run_sweep_cut(
     """One point of the threshold sweep (`key`: a cut or a quantile level, see `sweep_keys`): the
     corpus it keeps, its gold precision, one model per seed with the tier models' recipe, and the
     accuracy on `easy_vqa_fr_gold` (mean over seeds, interval over seeds and items)."""
-    from vlmfr_data.quality.config import QualityConfig
 
     key = key if isinstance(key, str) else cut_key(key)
     scores = sample_scores(warehouse)  # read once: the cut and the corpus both need them
     cut = resolve_cut(warehouse, key, scores)
-    gold_high = QualityConfig.from_dict(project.quality).gold_high_chrf
+    gold_high = project.quality.gold_high_chrf
     corpus = cut_corpus(warehouse, cut, gold_high, key=key, scores=scores)
     row: dict[str, Any] = {
         "point": key,

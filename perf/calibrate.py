@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=8)
     args = parser.parse_args()
     warehouse = Warehouse()
-    base = QualityConfig.from_dict(load_config().quality)
+    base = load_config().quality
     gold = warehouse.read("gold_pairs").select(
         "gold_set", "segment_id", "system", "text_fr", "reference", "chrf", "gold_high", "n_occurrences"
     )
