@@ -12,7 +12,7 @@ APT_PACKAGES := apertium apertium-eng-spa apertium-fr-es apertium-eng-cat aperti
 TEST_APT_PACKAGES := chromium
 UI_PORT ?= 3000
 
-.PHONY: setup deps test-deps demo demo-full test check typecheck ui lint lock clean real-fasttext
+.PHONY: setup deps test-deps demo demo-full test check ui lint lock clean real-fasttext
 
 setup: $(VENV)/.installed deps
 
@@ -66,14 +66,11 @@ demo-full: setup
 test: setup test-deps check
 	$(BIN)/python -m pytest
 
-# Static checks, run by `make test`: ruff and the layer and no-cycle import contracts (pyproject.toml
-# [tool.importlinter]). `make typecheck`: pyright in basic mode ([tool.pyright]); not yet clean on
-# vlmfr_data/quality/gold.py, evaluation/sweep.py and review/agreement.py, so not yet in `make test`.
+# Static checks, run by `make test`: ruff, the layer and no-cycle import contracts (pyproject.toml
+# [tool.importlinter]) and pyright in basic mode ([tool.pyright]).
 check: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-
-typecheck: setup
 	$(BIN)/pyright
 
 lint: setup

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -121,7 +121,7 @@ def resolve_cut(warehouse: Warehouse, key: str, scores: pl.DataFrame | None = No
     if eligible.len() == 0:
         return 0.0
     # exact, not rounded: a rounded-up strictest cut would keep nothing
-    return float(eligible.quantile(level, interpolation="lower"))
+    return float(cast(float, eligible.quantile(level, interpolation="lower")))  # non-empty: a number
 
 
 def gold_precision(
@@ -145,8 +145,9 @@ def gold_precision(
         return 0, None, None
     return (
         scored.height,
-        float((scored["chrf"] >= gold_high_chrf).mean()),
-        float(scored["chrf"].mean()),
+        # polars types a reduction as any literal; over a non-empty float column it is a float
+        float(cast(float, (scored["chrf"] >= gold_high_chrf).mean())),
+        float(cast(float, scored["chrf"].mean())),
     )
 
 

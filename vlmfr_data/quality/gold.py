@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import importlib.resources
 from pathlib import Path
+from typing import cast
 
 import polars as pl
-from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics.bleu import BLEU
+from sacrebleu.metrics.chrf import CHRF
 from scipy.stats import spearmanr
 
 from vlmfr_data.catalog import GOLD_PAIRS, GOLD_SUMMARY, SIGNAL_CORRELATIONS, THRESHOLD_ABLATION
@@ -147,7 +149,11 @@ def evaluate_against_gold(
         constant = group["value"].n_unique() < 2 or group["chrf"].n_unique() < 2
         # A constant signal (a gate that never fired here) has no rank correlation: null, not NaN,
         # so it sorts last and SQL reads it as missing.
-        rho, p = (None, None) if constant else (float(x) for x in spearmanr(group["value"], group["chrf"]))
+        rho, p = (
+            (None, None)
+            if constant
+            else (float(x) for x in cast(tuple[float, float], spearmanr(group["value"], group["chrf"])))
+        )
         weights = group["n_occurrences"].fill_null(1).cast(pl.Float64)
         rows.append(
             {
@@ -219,9 +225,10 @@ def _gold_summary_row(gold_set: str, system: str, group: pl.DataFrame) -> dict:
         "pairs": group.height,
         "chrf": CHRF().corpus_score(hyps, refs).score,
         "bleu": BLEU(tokenize="13a").corpus_score(hyps, refs).score,
-        "share_gold_high": float(gold_high.mean()),
-        "share_high_tier": float(high.mean()),
-        "share_rejected": float((group["tier"] == REJECTED).mean()),
+        # polars types a reduction as any literal; the mean of a non-empty boolean column is a float
+        "share_gold_high": float(cast(float, gold_high.mean())),
+        "share_high_tier": float(cast(float, high.mean())),
+        "share_rejected": float(cast(float, (group["tier"] == REJECTED).mean())),
         "occurrences": total,
         "share_gold_high_occ": per_occurrence(gold_high),
         "share_high_tier_occ": per_occurrence(high),

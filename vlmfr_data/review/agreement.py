@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -57,7 +57,8 @@ def _spearman(frame: pl.DataFrame) -> tuple[float | None, float | None]:
     from scipy.stats import spearmanr
 
     result = spearmanr(frame["combined"].to_numpy(), frame["rating"].to_numpy())
-    return float(result.statistic), float(result.pvalue)
+    statistic, p_value = cast(tuple[float, float], result)  # scipy builds the result class at run time
+    return float(statistic), float(p_value)
 
 
 def agreement_table(rated: pl.DataFrame) -> pl.DataFrame:
