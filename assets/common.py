@@ -9,6 +9,9 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from evaluation.config import EvaluationConfig
+from evaluation.sweep import sweep_keys
+from training.registry import METHODS
 from vlmfr_data import markdown
 from vlmfr_data.config import load_config
 from vlmfr_data.stage import StageReport
@@ -21,6 +24,19 @@ dataset_partitions = dg.StaticPartitionsDefinition([d.name for d in CONFIG.datas
 mt_system_partitions = dg.StaticPartitionsDefinition([s.name for s in CONFIG.mt_systems])
 # the cumulative tier sets and the gold ceiling corpus
 tier_set_partitions = dg.StaticPartitionsDefinition(CORPUS_NAMES)
+EVALUATION = EvaluationConfig.from_project(CONFIG)
+# one partition per point of the threshold sweep
+sweep_partitions = dg.StaticPartitionsDefinition(sweep_keys(EVALUATION.sweep_cuts, EVALUATION.sweep_points))
+
+# A stage's partition dimensions by name (`vlmfr_data.stage.Stage.partitions`); the name is also the
+# keyword its library function takes.
+PARTITION_DIMENSIONS: dict[str, dg.StaticPartitionsDefinition] = {
+    "dataset": dataset_partitions,
+    "mt_system": mt_system_partitions,
+    "tier_set": tier_set_partitions,
+    "method": dg.StaticPartitionsDefinition(METHODS.names()),
+    "sweep_point": sweep_partitions,
+}
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -1,41 +1,31 @@
-"""The Dagster code location (`workspace.yaml` loads `assets.definitions`): one asset per warehouse table.
+"""The Dagster code location (`workspace.yaml` loads `assets.definitions`): one asset per warehouse table
+or file output, generated from every layer's stage declarations; checks from the asset modules.
 
-Training and evaluation assets come from their own modules when present; they run under declarative
-automation (the daemon of `make ui` starts them when the corpora or models they read change).
+Training and evaluation assets run under declarative automation (the daemon of `make ui` starts them
+when the corpora or models they read change).
 """
 
 from __future__ import annotations
-
-import importlib
 
 import dagster as dg
 
 from assets.checks import DATA_CHECKS
 from assets.common import WarehouseResource
-from assets.data import DATA_ASSETS
+from assets.evaluation import DEMO_PARTITIONS as EVALUATION_DEMO
+from assets.evaluation import EVALUATION_CHECKS
 from assets.jobs import JOBS
+from assets.review import REVIEW_CHECKS
+from assets.stages import stage_assets
+from assets.training import DEMO_PARTITIONS as TRAINING_DEMO
+from assets.training import TRAINING_CHECKS
+from evaluation.stages import STAGES as EXPERIMENT_STAGES
+from vlmfr_data.stages import STAGES as DATA_STAGES
 
-# The partitions `make demo` materializes where not every one (an asset module's `DEMO_PARTITIONS`).
-DEMO_PARTITIONS: dict[str, list] = {}
+# every stage of the graph, the data half then training and evaluation
+STAGES = [*DATA_STAGES, *EXPERIMENT_STAGES]
 
-
-def _optional(module: str, assets_name: str, checks_name: str) -> tuple[list, list]:
-    """Assets of a later stage whose module may not exist yet in a partial checkout."""
-    try:
-        found = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return [], []
-    DEMO_PARTITIONS.update(getattr(found, "DEMO_PARTITIONS", {}))
-    return list(getattr(found, assets_name, [])), list(getattr(found, checks_name, []))
-
-
-REVIEW_ASSETS, REVIEW_CHECKS = _optional("assets.review", "REVIEW_ASSETS", "REVIEW_CHECKS")
-TRAINING_ASSETS, TRAINING_CHECKS = _optional("assets.training", "TRAINING_ASSETS", "TRAINING_CHECKS")
-EVALUATION_ASSETS, EVALUATION_CHECKS = _optional(
-    "assets.evaluation", "EVALUATION_ASSETS", "EVALUATION_CHECKS"
-)
+# The partitions `make demo` materializes where not every one.
+DEMO_PARTITIONS: dict[str, list] = {**TRAINING_DEMO, **EVALUATION_DEMO}
 
 
 def _topological_rank(assets: list[dg.AssetsDefinition]) -> dict[dg.AssetsDefinition, int]:
@@ -56,7 +46,7 @@ def _topological_rank(assets: list[dg.AssetsDefinition]) -> dict[dg.AssetsDefini
 
 
 # Topological order (stable within a depth): `assets.demo` materializes in this order, every partition.
-PIPELINE = [*DATA_ASSETS, *REVIEW_ASSETS, *TRAINING_ASSETS, *EVALUATION_ASSETS]
+PIPELINE = stage_assets(STAGES)
 PIPELINE = sorted(PIPELINE, key=lambda a: _topological_rank(PIPELINE).get(a, 0))
 CHECKS = [*DATA_CHECKS, *REVIEW_CHECKS, *TRAINING_CHECKS, *EVALUATION_CHECKS]
 

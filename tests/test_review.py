@@ -646,7 +646,8 @@ def test_review_assets_materialize_inbox_and_queue(warehouse: Warehouse, tmp_pat
     import dagster as dg
 
     from assets.common import WarehouseResource
-    from assets.review import REVIEW_ASSETS, REVIEW_CHECKS
+    from assets.definitions import PIPELINE
+    from assets.review import REVIEW_CHECKS
 
     export_csv = _export_csv(warehouse, tmp_path / "out")
     columns, rows = _filled(export_csv, {"The circle is blue.": {"correction": "Le cercle est bleu."}})
@@ -656,8 +657,8 @@ def test_review_assets_materialize_inbox_and_queue(warehouse: Warehouse, tmp_pat
     _write_csv(inbox / "bad.csv", columns, [dict(r, rating="0") for r in rows])
     resources = {"warehouse": WarehouseResource(home=str(warehouse.home))}
     # the import asset and its checks (the queue asset runs `export_review`, tested above)
-    imports = [a for a in REVIEW_ASSETS if a.key.to_user_string() == "expert_reviews"]
-    assert {a.key.to_user_string() for a in REVIEW_ASSETS} == {"expert_reviews", "review_queue"}
+    imports = [a for a in PIPELINE if a.node_def.name == "expert_reviews"]
+    assert [set(a.group_names_by_key.values()) for a in imports] == [{"review"}]
     result = dg.materialize([*imports, *REVIEW_CHECKS], resources=resources, raise_on_error=False)
     assert result.success
     materialized = {

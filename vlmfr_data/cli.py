@@ -56,7 +56,7 @@ def _open_views(home: Path) -> duckdb.DuckDBPyConnection:
     except duckdb.Error:
         from vlmfr_data.store import Warehouse
 
-        return Warehouse(home).connect()
+        return Warehouse(home).connect().con
 
 
 def _json_nested(con: duckdb.DuckDBPyConnection, query: str) -> str:

@@ -34,7 +34,7 @@ import polars as pl
 
 from vlmfr_data.config import ProjectConfig
 from vlmfr_data.quality.config import QualityConfig
-from vlmfr_data.stage import Log, StageReport
+from vlmfr_data.stage import Log, Stage, StageReport
 from vlmfr_data.store import Warehouse
 
 
@@ -95,6 +95,7 @@ def ingest(warehouse: Warehouse, config: ProjectConfig, dataset: str, log: Log |
             ),
         },
         seconds=result.seconds,
+        per_asset={"quarantine": {"quarantined_records": result.quarantined}},
     )
 
 
@@ -127,18 +128,23 @@ def segment(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None)
             "preview": table.select("segment_id", "text_en", "kind", "n_occurrences", "n_protected").head(10),
         },
         seconds=time.perf_counter() - started,
+        per_asset={
+            "sample_segments": {"turns": turns},
+            "dataset_segments": {"distinct_segments": table.height},
+            "segment_contexts": {"short_segments_with_context": contexts["segment_id"].n_unique()},
+        },
     )
 
 
 # ---------------------------------------------------------------------------------------- translation
 def translate(
-    warehouse: Warehouse, config: ProjectConfig, system_name: str, log: Log | None = None
+    warehouse: Warehouse, config: ProjectConfig, mt_system: str, log: Log | None = None
 ) -> StageReport:
     """`translations` of every missing segment by one configured MT system (append-only cache)."""
     from vlmfr_data.mt import create_system
     from vlmfr_data.mt.run import translate_segments
 
-    system_config = config.mt_system(system_name)
+    system_config = config.mt_system(mt_system)
     system = create_system(system_config)
     availability = system.availability()
     if not availability.ok:
@@ -191,6 +197,7 @@ def score(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -
         values={"pairs": result.pairs, "signals": result.signals},
         tables={"mean_score_per_signal_and_system": summary},
         seconds=result.seconds,
+        per_asset={"quality_signals": {"signals": result.signals}},
     )
 
 
@@ -246,6 +253,10 @@ def evaluate_gold(warehouse: Warehouse, config: ProjectConfig, log: Log | None =
             "signal_correlations": results["correlations"],
         },
         seconds=time.perf_counter() - started,
+        per_asset={
+            name: {"pairs_with_gold": results["pairs"].height}
+            for name in ("gold_pairs", "signal_correlations", "threshold_ablation")
+        },
     )
 
 
@@ -297,3 +308,146 @@ def report(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) 
         figures=dict(figures),
         seconds=time.perf_counter() - started,
     )
+
+
+# --------------------------------------------------------------------------------------------- review
+def review_queue(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
+    """`review_queue`: the segments most worth a reviewer's time, and the offline page to review them."""
+    from vlmfr_data.review.stages import default_folder, export_review, review_settings
+
+    return export_review(warehouse, review_settings(config), default_folder(warehouse), log=log)
+
+
+def review_inbox(warehouse: Warehouse) -> list:
+    """The filled review files waiting in `$VLMFR_HOME/review/inbox/`."""
+    return sorted((warehouse.home / "review" / "inbox").glob("*.csv"))
+
+
+def expert_reviews(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
+    """`expert_reviews` of every new file in the inbox; corrections become `human` translations."""
+    from vlmfr_data.review.stages import import_reviews
+
+    files = review_inbox(warehouse)
+    _say(log, f"{len(files)} review file(s) in {warehouse.home / 'review' / 'inbox'}")
+    return import_reviews(warehouse, files, log=log)
+
+
+# ------------------------------------------------------------------------------------- declarations
+_HERE = "vlmfr_data.stages"
+STAGES = [
+    Stage(
+        "ingest",
+        f"{_HERE}:ingest",
+        writes=("samples", "quarantine"),
+        cache=("samples", "quarantine"),
+        partitions=("dataset",),
+        config=("datasets",),
+        group="ingest",
+    ),
+    Stage(
+        "segment",
+        f"{_HERE}:segment",
+        reads=("samples",),
+        writes=("segments", "sample_segments", "dataset_segments", "segment_contexts"),
+        cache=("sample_segments", "dataset_segments"),
+        config=("datasets",),
+        group="ingest",
+    ),
+    Stage(
+        "translations",
+        f"{_HERE}:translate",
+        reads=("segments", "segment_contexts"),
+        writes=("translations",),
+        cache=("translations",),
+        partitions=("mt_system",),
+        config=("mt_systems",),
+        group="translation",
+        description="Partition = MT system; append-only, resumable cache.",
+    ),
+    Stage(
+        "expert_reviews",
+        f"{_HERE}:expert_reviews",
+        reads=("segments",),
+        writes=("expert_reviews", "translations"),
+        cache=("expert_reviews", "translations"),
+        outputs=("expert_reviews",),
+        group="review",
+        description="Imports new files from VLMFR_HOME/review/inbox/*.csv; corrections become `human` "
+        "translations.",
+    ),
+    Stage(
+        "score",
+        f"{_HERE}:score",
+        reads=("translations", "segments", "expert_reviews"),
+        writes=("quality_scores", "quality_signals"),
+        cache=("quality_scores", "quality_signals"),
+        config=("quality", "mt_systems"),
+        group="quality",
+    ),
+    Stage(
+        "translation_quality",
+        f"{_HERE}:combine",
+        reads=("quality_scores", "quality_signals", "translations", "segments", "expert_reviews"),
+        writes=("translation_quality",),
+        config=("quality",),
+        group="quality",
+    ),
+    Stage(
+        "french_samples",
+        f"{_HERE}:rebuild_french",
+        reads=("translation_quality", "sample_segments", "samples", "translations"),
+        writes=("french_samples",),
+        config=("quality",),
+        group="quality",
+    ),
+    Stage(
+        "review_queue",
+        f"{_HERE}:review_queue",
+        reads=("translation_quality", "sample_segments", "segments", "expert_reviews"),
+        writes=("review_queue",),
+        config=("review",),
+        group="review",
+        kinds=("csv", "html", "parquet"),
+        description="Files: VLMFR_HOME/review/review.html (offline page) and review.csv.",
+    ),
+    Stage(
+        "evaluate_gold",
+        f"{_HERE}:evaluate_gold",
+        reads=(
+            *("translation_quality", "french_samples", "translations", "segments", "dataset_segments"),
+            *("samples", "quality_scores", "quality_signals"),
+        ),
+        writes=("gold_summary", "gold_pairs", "signal_correlations", "threshold_ablation"),
+        config=("gold", "quality"),
+        group="gold",
+    ),
+    Stage(
+        "french_corpora",
+        f"{_HERE}:export_corpus",
+        reads=("french_samples", "translation_quality", "samples"),
+        outputs=("french_corpora",),
+        partitions=("tier_set",),
+        config=("quality", "gold"),
+        group="corpora",
+        kinds=("json", "parquet"),
+        description="A French training corpus per cumulative tier set under VLMFR_HOME/corpora/<tier set>/: "
+        "LLaVA JSON, Parquet and a manifest. Training and evaluation per tier read exactly these files. "
+        "Partition `gold`: the ceiling, every sample whose segments all have a hand-written reference, in "
+        "that French.",
+    ),
+    Stage(
+        "quality_report",
+        f"{_HERE}:report",
+        reads=(
+            *("gold_summary", "gold_pairs", "signal_correlations", "threshold_ablation", "review_queue"),
+            *("samples", "quarantine", "segments", "translations", "expert_reviews"),
+            *("quality_scores", "quality_signals", "translation_quality", "french_samples"),
+        ),
+        after=("french_corpora",),
+        outputs=("quality_report",),
+        config=("quality", "review"),
+        group="quality",
+        kinds=("markdown",),
+        description="The quality report (Markdown + PNG figures) under VLMFR_HOME/report/.",
+    ),
+]

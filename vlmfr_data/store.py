@@ -15,14 +15,18 @@ Two write modes:
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -45,6 +49,13 @@ class Warehouse:
         self.tables_dir = self.home / "tables"
         self.tmp_dir = self.home / "tmp"
         self.db_path = self.home / "warehouse.duckdb"
+        # every table or view read through this object (scans, batches, SQL): what a stage really reads,
+        # checked against what it declares (`vlmfr_data.stage.Stage`)
+        self.tables_read: set[str] = set()
+
+    def _note(self, names: Iterable[str]) -> None:
+        known = self.catalog.names()
+        self.tables_read.update(name for name in names if name in known)
 
     def exists(self) -> bool:
         """True once anything was written here (reads never create the folder)."""
@@ -156,9 +167,11 @@ class Warehouse:
 
     # ----------------------------------------------------------------- reads
     def has_partition(self, table: str, partition: str = WHOLE_TABLE) -> bool:
+        self._note([table])
         return any(self.partition_dir(table, partition).glob("*.parquet"))
 
     def partitions(self, table: str) -> list[str]:
+        self._note([table])
         d = self.table_dir(table)
         if not d.exists():
             return []
@@ -168,6 +181,7 @@ class Warehouse:
 
     def scan(self, table: str, partition: str | None = None) -> pl.LazyFrame:
         """Lazy scan of a table (all partitions) or one partition; the declared schema if still empty."""
+        self._note([table])
         files = (
             sorted(self.table_dir(table).glob("**/*.parquet"))
             if partition is None
@@ -188,6 +202,7 @@ class Warehouse:
         self, table: str, partition: str | None = None, batch_rows: int = 50_000
     ) -> Iterator[pl.DataFrame]:
         """Stream a table (or one partition) in record batches: memory holds one batch at a time."""
+        self._note([table])
         base = self.table_dir(table) if partition is None else self.partition_dir(table, partition)
         pattern = "**/*.parquet" if partition is None else "*.parquet"
         for path in sorted(base.glob(pattern)):
@@ -249,11 +264,20 @@ class Warehouse:
         for name in self.catalog.tables:
             con.unregister(f"_empty_{name}")
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with every table as a view: reads only, no lock on any file."""
+    def connect(self) -> Connection:
+        """An in-memory DuckDB connection with every table as a view: reads only, no lock on any file.
+        The tables each query names are noted in `tables_read`."""
         con = duckdb.connect()
         self._run_statements(con, temp=True)
-        return con
+        return Connection(con, self._note)
+
+    def view_tables(self, name: str) -> set[str]:
+        """The tables a view reads, through the views it reads; a table is itself."""
+        view = self.catalog.views.get(name)
+        if view is None:
+            return {name}
+        known = set(self.catalog.names()) - {name}
+        return {t for ref in referenced_tables(view.sql) & known for t in self.view_tables(ref)}
 
     def sql(self, query: str) -> pl.DataFrame:
         with self.connect() as con:
@@ -292,6 +316,58 @@ class Warehouse:
         known = set(marker.read_text().split()) if marker.exists() else set()
         if table not in known or not self.db_path.exists():
             self.refresh_views()
+
+
+class Connection:
+    """A DuckDB connection that notes the tables each query names (`execute`, `sql`); everything else is
+    the connection's own."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, note: Callable[[Iterable[str]], None]) -> None:
+        self.con = con
+        self._note = note
+
+    def execute(self, query: str, parameters: object = None) -> duckdb.DuckDBPyConnection:
+        self._note(referenced_tables(query))
+        return self.con.execute(query, parameters)
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+        self._note(referenced_tables(query))
+        return self.con.sql(query)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.con, name)
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.close()
+
+
+_FROM = re.compile(r"\b(?:FROM|JOIN)\s+\"?([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
+
+
+def _table_refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if node.get("type") == "BASE_TABLE" and node.get("table_name"):
+            yield node["table_name"]
+        for value in node.values():
+            yield from _table_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _table_refs(value)
+
+
+@lru_cache(maxsize=4096)
+def referenced_tables(query: str) -> set[str]:
+    """The relation names a query reads (CTE names included; callers keep the catalog's). DuckDB's own
+    parser for SELECTs; statements it cannot serialise (CREATE ... AS, COPY) by their FROM/JOIN clauses."""
+    with duckdb.connect() as con:
+        row = con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()
+    parsed = json.loads(row[0]) if row else {"error": True}
+    if parsed.get("error"):
+        return set(_FROM.findall(query))
+    return set(_table_refs(parsed.get("statements", [])))
 
 
 def _as_frames(frames: pl.DataFrame | Iterable[pl.DataFrame]) -> Iterable[pl.DataFrame]:
