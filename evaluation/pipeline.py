@@ -273,7 +273,7 @@ def evaluate_tier_models(
 
 def ranking_agreement(warehouse: Warehouse) -> pl.DataFrame:
     """How each MT benchmark ranks the models compared with gold: Kendall tau over the models on both,
-    and the largest accuracy gap (the issue's "how far it ranks models differently")."""
+    and the largest accuracy gap."""
     from scipy.stats import kendalltau
 
     table = warehouse.sql(

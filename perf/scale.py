@@ -38,7 +38,7 @@ Synthetic data, built to repeat the way VQA / instruction data repeats (seeded, 
 So distinct strings are about 40% of turns (a long tail of unique sentences, a head of frequent ones),
 close to LLaVA-Instruct's mix of templated questions and free answers; easy-vqa is the extreme head case.
 
-Goals at 1M (issue 14): peak RSS < 2 GB per stage, time linear (growth <= 11 per 10x), each query < 1 s,
+Goals at 1M: peak RSS < 2 GB per stage, time linear (growth <= 11 per 10x), each query < 1 s,
 platform overhead per segment < 5% of Apertium's cost per segment.
 """
 
