@@ -2,29 +2,31 @@
 how good that corpus's translations are against gold, and how well a model trained on it answers.
 
 A cut keeps every training sample whose worst segment scores at least the cut and whose translations
-passed every hard gate (the tiers' rule, with the cut in place of the tier thresholds). Gold precision is
-occurrence-weighted, as training consumes it: each translated segment occurrence in the kept samples
-counts once, so "no" (37% of easy-vqa answers) weighs what it weighs in the loss.
+passed every hard gate: `vlmfr_data.selection.kept`, the rule the tier corpora and the gold ablation use
+(a tier set keeps what the cut at its lowest threshold keeps). Gold precision is occurrence-weighted, as
+training consumes it: each translated segment occurrence in the kept samples counts once, so "no" (37% of
+easy-vqa answers) weighs what it weighs in the loss.
 
-The corpus is written in the platform's corpus format (llava.json, samples.parquet, manifest.json) under
-`$VLMFR_HOME/sweep/cut_<cut>/`, train split only; training's `train_on_corpus` trains on it like on a
-tier corpus; the model is evaluated on `easy_vqa_fr_gold`.
+The corpus is written by the tier corpora's writer (`vlmfr_data.corpora.write_corpus`: llava.json,
+samples.parquet, manifest.json, images placed under `corpora/images`) under `$VLMFR_HOME/sweep/cut_<cut>/`,
+train split only; training's `train_on_corpus` trains on it like on a tier corpus; the model is evaluated
+on `easy_vqa_fr_gold`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 import polars as pl
 
-from vlmfr_data.corpora import CORPUS_SAMPLES, with_image_token
-from vlmfr_data.store import Warehouse, write_parquet_stream
+from vlmfr_data import selection
+from vlmfr_data.corpora import CorpusSelection, write_corpus
+from vlmfr_data.selection import SAMPLE_KEYS
+from vlmfr_data.store import Warehouse
 
 log = logging.getLogger(__name__)
 SWEEP_BENCHMARK = "easy_vqa_fr_gold"
@@ -50,30 +52,11 @@ class CorpusCut:
     gold_chrf: float | None
 
 
-def _gated_segments(warehouse: Warehouse) -> pl.DataFrame:
-    return warehouse.sql(
-        "SELECT segment_id, system, combined, coalesce(len(gates), 0) > 0 AS gated "
-        "FROM translation_quality WHERE is_best"
-    )
-
-
 def sample_scores(warehouse: Warehouse, split: str = "train") -> pl.DataFrame:
-    """Per French sample of `split`: its worst segment's combined score (`min_combined`) and whether it
-    can be kept at all (`eligible`: every segment translated and no gate): what every cut reads."""
-    best = _gated_segments(warehouse)
-    keys = ["dataset", "split", "sample_id"]
-    return (
-        warehouse.scan("sample_segments")
-        .filter((pl.col("split") == split) & pl.col("segment_id").is_not_null())
-        .select(*keys, "segment_id")
-        .join(best.lazy(), on="segment_id", how="left")
-        .group_by(keys)
-        .agg(
-            pl.col("combined").min().alias("min_combined"),
-            (pl.col("combined").is_not_null() & ~pl.col("gated").fill_null(True)).all().alias("eligible"),
-        )
-        .collect()
-    )
+    """Per French sample of `split`: its worst segment's combined score (`min_combined`), whether it can
+    be kept at all (`eligible`: every segment translated and no gate) and its worst `tier`: what every
+    cut reads (`vlmfr_data.selection.sample_scores` over the current best translations)."""
+    return selection.warehouse_sample_scores(warehouse, split)
 
 
 def kept_samples(
@@ -81,16 +64,11 @@ def kept_samples(
 ) -> pl.DataFrame:
     """French samples of `split` whose every segment's best translation scores >= cut with no gate
     (`scores`: `sample_scores` of that split, when the caller has them already)."""
-    keys = ["dataset", "split", "sample_id"]
-    verdict = (
-        (sample_scores(warehouse, split) if scores is None else scores)
-        .filter(pl.col("eligible") & (pl.col("min_combined") >= cut))
-        .select(keys)
-    )
+    verdict = selection.kept(sample_scores(warehouse, split) if scores is None else scores, cut=cut)
     return (
         warehouse.scan("french_samples")
         .filter(pl.col("split") == split)
-        .join(verdict.lazy(), on=keys, how="semi")
+        .join(verdict.select(SAMPLE_KEYS).lazy(), on=SAMPLE_KEYS, how="semi")
         .collect()
     )
 
@@ -130,15 +108,14 @@ def gold_precision(
     """(occurrences with gold, share gold-high, mean chrF) over translated segment occurrences in `kept`."""
     if kept.height == 0 or not warehouse.partitions("gold_pairs"):
         return 0, None, None
-    keys = ["dataset", "split", "sample_id"]
     occurrences = (
         warehouse.scan("sample_segments")
         .filter(pl.col("segment_id").is_not_null())
-        .join(kept.select(keys).lazy(), on=keys, how="semi")
+        .join(kept.select(SAMPLE_KEYS).lazy(), on=SAMPLE_KEYS, how="semi")
         .select("segment_id")
         .collect()
     )
-    best = _gated_segments(warehouse).select("segment_id", "system")
+    best = selection.best_translations(warehouse).select("segment_id", "system").collect()
     gold = warehouse.read("gold_pairs").select("segment_id", "system", "chrf")
     scored = occurrences.join(best, on="segment_id").join(gold, on=["segment_id", "system"])
     if scored.height == 0:
@@ -160,43 +137,37 @@ def cut_corpus(
 ) -> CorpusCut:
     """Write the corpus a cut keeps (train split) and measure it (folder named by `key`, else the cut;
     `scores`: the train split's `sample_scores`, when the caller has them already)."""
-    kept = kept_samples(warehouse, cut, scores=scores)
-    total = (
-        warehouse.scan("french_samples").filter(pl.col("split") == "train").select(pl.len()).collect().item()
-    )
+    scores = sample_scores(warehouse) if scores is None else scores
+    train = warehouse.scan("french_samples").filter(pl.col("split") == "train").select(SAMPLE_KEYS)
+    # `kept_samples`' rows without their turns: the corpus writer streams those
+    verdict = selection.kept(scores, cut=cut).select(SAMPLE_KEYS)
+    kept = train.join(verdict.lazy(), on=SAMPLE_KEYS, how="semi").collect()
+    total = train.select(pl.len()).collect().item()
     occurrences, precision, chrf = gold_precision(warehouse, kept, gold_high_chrf)
     key = key or cut_key(cut)
-    staging = warehouse.staging_dir(f"sweep-{key}")
-    french = (
-        with_image_token(kept).with_columns(
-            pl.concat_str("dataset", "split", "sample_id", separator="/").alias("id")
-        )
-        if kept.height
-        else pl.DataFrame(schema=CORPUS_SAMPLES.schema)
+    share = kept.height / total if total else 0.0
+    report = write_corpus(
+        warehouse,
+        CorpusSelection(
+            name=f"sweep {key} (cut {cut:g})",
+            folder=sweep_dir(warehouse, key),
+            # the same verdict as `kept` above, applied batch by batch as the corpus streams
+            keep=lambda batch: batch.join(kept, on=SAMPLE_KEYS, how="semi", maintain_order="left"),
+            rule="train split; every segment's best translation has combined >= cut and no gate",
+            splits=["train"],
+            extra={
+                "cut": cut,
+                "share_of_train": share,
+                "gold": {
+                    "occurrences": occurrences,
+                    "precision": precision,
+                    "chrf": chrf,
+                    "gold_high_chrf": gold_high_chrf,
+                },
+            },
+        ),
     )
-    (staging / "llava.json").write_text(
-        french.select("id", "image", "conversations").write_json() if kept.height else "[]", encoding="utf-8"
-    )
-    write_parquet_stream([french], staging / "samples.parquet", CORPUS_SAMPLES)
-    manifest: dict[str, Any] = {
-        "corpus": f"sweep {key} (cut {cut:g})",
-        "cut": cut,
-        "rule": "train split; every segment's best translation has combined >= cut and no gate",
-        "samples": kept.height,
-        "by_split": {"train": kept.height},
-        "share_of_train": kept.height / total if total else 0.0,
-        "gold": {
-            "occurrences": occurrences,
-            "precision": precision,
-            "chrf": chrf,
-            "gold_high_chrf": gold_high_chrf,
-        },
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-    folder = sweep_dir(warehouse, key)
-    warehouse.replace_dir(staging, folder)
-    return CorpusCut(cut, folder, kept.height, manifest["share_of_train"], occurrences, precision, chrf)
+    return CorpusCut(cut, report.folder, report.samples, share, occurrences, precision, chrf)
 
 
 def train_cut(

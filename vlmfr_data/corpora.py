@@ -3,15 +3,17 @@
 Tiers are cumulative (`high`, `high+medium`, `high+medium+low`): a threshold ablation trains on each.
 Every corpus folder `VLMFR_HOME/corpora/<tier>/` holds `llava.json`, `samples.parquet` and
 `manifest.json` (counts, thresholds, MT systems and versions, source dataset versions, image folder). A
-folder is built in staging and moved into place, so a reader never sees half a corpus.
+folder is built in staging and moved into place, so a reader never sees half a corpus. `write_corpus`
+writes any `CorpusSelection` in that layout, wherever its folder is: the threshold sweep's cut corpora
+(`evaluation/sweep.py`) are written by it too, so every corpus a model trains on has one layout.
 
 Images: a corpus never points at the source files (easy-vqa's live in the virtualenv, which `make clean`
 deletes). The images a corpus uses are hard-linked (copied across filesystems) into
-`VLMFR_HOME/corpora/images/<dataset>/<path under the dataset's image root>`, shared by every tier set;
+`VLMFR_HOME/corpora/images/<dataset>/<path under the dataset's image root>`, shared by every corpus;
 an image already there is not placed again. `image` in `llava.json` and `samples.parquet` is relative to
 that folder (LLaVA trainers: `--image_folder $VLMFR_HOME/corpora/images`); the manifest's `image_folder`
-names it relative to the corpus folder (`../images`); `samples.parquet` also has `image_path`, the
-absolute path of the placed file.
+names it relative to the corpus folder (`../images` for a tier set); `samples.parquet` also has
+`image_path`, the absolute path of the placed file.
 
 `<image>` placement: a sample whose source already has `<image>` keeps it exactly where it was; a sample
 with an image and no token (easy-vqa, VQAv2) gets the LLaVA convention, `<image>\\n` before the first
@@ -28,7 +30,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +38,7 @@ from typing import Any
 
 import polars as pl
 
+from vlmfr_data.selection import kept
 from vlmfr_data.store import TableSpec, Warehouse, write_parquet_stream
 from vlmfr_data.tiers import GOLD_CORPUS, TIER_SETS
 
@@ -156,12 +159,6 @@ def llava_conversations(french: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.struct(pl.col("role").alias("from"), pl.col("text").alias("value")).alias("conversations"))
     )
     return french.join(conversations, on=keys, how="left", maintain_order="left")
-
-
-def with_image_token(french: pl.DataFrame) -> pl.DataFrame:
-    """`llava_conversations` plus `image_path` = the source image (kept for `evaluation/sweep.py`, whose
-    corpora keep source paths); tier corpora place their images with `CorpusImages` instead."""
-    return llava_conversations(french).with_columns(pl.col("image").alias("image_path"))
 
 
 @dataclass
@@ -296,6 +293,25 @@ def gold_french_samples(warehouse: Warehouse, dataset: str, gold: pl.DataFrame) 
     return rebuild_samples(samples, pieces, best)
 
 
+@dataclass
+class CorpusSelection:
+    """Which French samples a corpus holds and where it goes: what `write_corpus` needs besides the
+    warehouse. `keep` picks the rows of a batch of French samples (through `vlmfr_data.selection`)."""
+
+    name: str  # the manifest's `corpus`
+    folder: Path
+    keep: Callable[[pl.DataFrame], pl.DataFrame]
+    rule: str  # the manifest's `rule`, in words
+    tiers: list[str] | None = None
+    thresholds: dict[str, float] | None = None
+    # only these splits (None: every split); each is in the manifest's `by_split`, also when empty
+    splits: list[str] | None = None
+    # the French samples of one dataset, in batches (None: its `french_samples` partition)
+    source: Callable[[str], Iterator[pl.DataFrame]] | None = None
+    # more manifest fields, after `rule` (the sweep's cut and gold precision)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 def export_corpus(
     warehouse: Warehouse,
     name: str,
@@ -303,29 +319,52 @@ def export_corpus(
     batch_rows: int = 50_000,
     gold: pl.DataFrame | None = None,
 ) -> CorpusReport:
-    """Write one cumulative tier corpus (or the `gold` ceiling corpus, from `gold` references);
-    samples stream through in batches of `batch_rows`."""
+    """Write one cumulative tier corpus (or the `gold` ceiling corpus, from `gold` references) under
+    `corpora/<name>/`; samples stream through in batches of `batch_rows`."""
     if name == GOLD_CORPUS:
         if gold is None:
             raise ValueError("the gold corpus needs the gold references (vlmfr_data.quality.gold)")
-        tiers = ["high"]
+        tier_set = "high"  # gold samples are `high` when every segment has a reference
     elif name in TIER_SETS:
-        tiers = TIER_SETS[name]
+        tier_set = name
     else:
         raise KeyError(f"unknown corpus {name!r}; known: {[*TIER_SETS, GOLD_CORPUS]}")
 
-    def french_batches(dataset: str) -> Iterator[pl.DataFrame]:
-        if name != GOLD_CORPUS:
-            yield from warehouse.iter_batches("french_samples", dataset, batch_rows=batch_rows)
-        elif gold is not None and gold.height:
+    def gold_batches(dataset: str) -> Iterator[pl.DataFrame]:
+        if gold is not None and gold.height:
             frame = gold_french_samples(warehouse, dataset, gold)
             for start in range(0, frame.height, batch_rows):
                 yield frame.slice(start, batch_rows)
 
-    staging = warehouse.staging_dir(f"corpus-{name.replace('+', '_')}")
+    selection = CorpusSelection(
+        name=name,
+        folder=corpora_dir(warehouse) / name,
+        keep=lambda batch: kept(batch, tier_set=tier_set),
+        rule="every segment has a gold reference; French text from the references"
+        if name == GOLD_CORPUS
+        else "samples whose worst segment tier is in `tiers`",
+        tiers=TIER_SETS[tier_set],
+        thresholds=thresholds if name != GOLD_CORPUS else None,
+        source=gold_batches if name == GOLD_CORPUS else None,
+    )
+    return write_corpus(warehouse, selection, batch_rows=batch_rows)
+
+
+def write_corpus(warehouse: Warehouse, selection: CorpusSelection, batch_rows: int = 50_000) -> CorpusReport:
+    """Write the samples `selection` keeps as a corpus folder (llava.json, samples.parquet, manifest.json)
+    at `selection.folder`, streaming them in batches of `batch_rows`."""
+
+    def french_batches(dataset: str) -> Iterator[pl.DataFrame]:
+        if selection.source is not None:
+            yield from selection.source(dataset)
+        else:
+            yield from warehouse.iter_batches("french_samples", dataset, batch_rows=batch_rows)
+
+    final = selection.folder
+    staging = warehouse.staging_dir(f"corpus-{final.name.replace('+', '_')}")
     images = CorpusImages(warehouse)
     by_dataset: dict[str, int] = {}
-    by_split: dict[str, int] = {}
+    by_split: dict[str, int] = dict.fromkeys(selection.splits or [], 0)
     instructed = 0
     with (staging / "llava.json").open("w", encoding="utf-8") as llava:
         llava.write("[")
@@ -335,7 +374,9 @@ def export_corpus(
             nonlocal instructed
             for dataset in warehouse.partitions("french_samples"):
                 for batch in french_batches(dataset):
-                    french = batch.filter(pl.col("tier").is_in(tiers))
+                    if selection.splits is not None:
+                        batch = batch.filter(pl.col("split").is_in(selection.splits))
+                    french = selection.keep(batch)
                     if french.height == 0:
                         continue
                     french = images.place(
@@ -358,19 +399,18 @@ def export_corpus(
         write_parquet_stream(corpus_batches(), staging / "samples.parquet", CORPUS_SAMPLES)
         llava.write("]")
     manifest = {
-        "corpus": name,
-        "tiers": tiers,
+        "corpus": selection.name,
+        "tiers": selection.tiers,
         "samples": sum(by_dataset.values()),
         "by_dataset": by_dataset,
         "by_split": dict(sorted(by_split.items())),
-        "thresholds": thresholds if name != GOLD_CORPUS else None,
-        "rule": "every segment has a gold reference; French text from the references"
-        if name == GOLD_CORPUS
-        else "samples whose worst segment tier is in `tiers`",
+        "thresholds": selection.thresholds,
+        "rule": selection.rule,
+        **selection.extra,
         "mt_systems": _mt_systems(warehouse),
         "source_datasets": _source_versions(warehouse),
         # relative to this manifest's folder: `Path(corpus_folder) / image_folder / image`
-        "image_folder": f"../{IMAGES_FOLDER}",
+        "image_folder": os.path.relpath(images.folder, final),
         "image_folder_absolute": str(images.folder.resolve()),
         "images": vars(images.counts),
         "caption_instructions": {
@@ -386,9 +426,8 @@ def export_corpus(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-    final = corpora_dir(warehouse) / name
     warehouse.replace_dir(staging, final)
-    return CorpusReport(name=name, folder=final, samples=manifest["samples"], by_dataset=by_dataset)
+    return CorpusReport(name=selection.name, folder=final, samples=manifest["samples"], by_dataset=by_dataset)
 
 
 def _mt_systems(warehouse: Warehouse) -> dict[str, Any]:

@@ -77,7 +77,6 @@ class Catalog:
         return spec.description if spec else ""
 
 
-
 @lru_cache(maxsize=1)
 def installed_catalog() -> Catalog:
     """Every installed part's tables and views, parts in the order of their entry point names (the

@@ -1,7 +1,8 @@
 """The tier vocabulary, defined once: names, order, cumulative training sets, colours, SQL helpers.
 
-Imported by scoring (cuts), French samples (worst tier), corpora (tier sets), validation (value sets),
-figures (colours) and the report (SQL order). Light: polars only.
+Imported by scoring (a translation's tier), selection (a sample's worst tier and what a tier set keeps:
+`vlmfr_data.selection`, which the French samples, corpora, sweep and gold ablation go through),
+validation (value sets), figures (colours) and the report (SQL order). Light: polars only.
 """
 
 from __future__ import annotations

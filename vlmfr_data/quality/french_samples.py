@@ -1,8 +1,9 @@
 """French samples rebuilt from the best translation of each segment, with their tier.
 
-A sample's tier is the worst tier among its segments (one bad turn spoils the conversation for
-training); a sample with an untranslated segment is `rejected`. Turn order, roles and `<image>`
-placement come from the sample -> segment map, so they are exactly the source's.
+A sample's tier is the worst tier among its segments, and a sample with an untranslated segment is
+`rejected`: `vlmfr_data.selection.sample_scores`, the verdict the sweep and the gold ablation read too.
+Turn order, roles and `<image>` placement come from the sample -> segment map, so they are exactly the
+source's.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import polars as pl
 
 from vlmfr_data.catalog import FRENCH_SAMPLES
 from vlmfr_data.segments import rebuild_turns
+from vlmfr_data.selection import SAMPLE_KEYS, best_translations, sample_scores
 from vlmfr_data.store import Warehouse
-from vlmfr_data.tiers import REJECTED, TIER_ENUM
+from vlmfr_data.tiers import REJECTED
 
 
 def build_french_samples(warehouse: Warehouse, dataset: str, samples_per_batch: int = 200_000) -> int:
@@ -24,11 +26,7 @@ def build_french_samples(warehouse: Warehouse, dataset: str, samples_per_batch: 
     Samples are processed in hash buckets of about `samples_per_batch`, each written as it is done, so
     memory follows the bucket, not the dataset (LLaVA-665k is 665,000 samples).
     """
-    best = (
-        warehouse.read("translation_quality")  # one row per distinct segment: small
-        .filter(pl.col("is_best"))
-        .select("segment_id", "text_fr", "tier", "combined", "system")
-    )
+    best = best_translations(warehouse, text=True).collect()  # one row per distinct segment: small
     total = warehouse.scan("samples", dataset).select(pl.len()).collect().item()
     buckets = max(1, math.ceil(total / samples_per_batch))
 
@@ -43,20 +41,10 @@ def build_french_samples(warehouse: Warehouse, dataset: str, samples_per_batch: 
 
 
 def rebuild_samples(samples: pl.DataFrame, pieces: pl.DataFrame, best: pl.DataFrame) -> pl.DataFrame:
-    """Samples rebuilt in French from `best` (segment_id, text_fr, tier, combined, system), with their
-    worst tier; a segment missing from `best` makes its sample `rejected`."""
-    keys = ["dataset", "split", "sample_id"]
-    per_sample = (
-        pieces.filter(pl.col("segment_id").is_not_null())
-        .join(best, on="segment_id", how="left")
-        .with_columns(pl.col("tier").fill_null(REJECTED).cast(TIER_ENUM))
-        .group_by(keys)
-        .agg(
-            pl.col("tier").max().cast(pl.String),
-            pl.col("combined").min().alias("min_combined"),
-            pl.col("system").drop_nulls().unique().sort().alias("systems"),
-        )
-    )
+    """Samples rebuilt in French from `best` (segment_id, text_fr, tier, combined, system, optionally
+    gated), with their worst tier; a segment missing from `best` makes its sample `rejected`."""
+    keys = SAMPLE_KEYS
+    per_sample = sample_scores(pieces, best).collect()
     french_turns = rebuild_turns(pieces, best, text_column="text_fr")
     turns = (
         samples.select(*keys, "image", "turns")

@@ -19,6 +19,7 @@ from scipy.stats import spearmanr
 from vlmfr_data.catalog import GOLD_PAIRS, GOLD_SUMMARY, SIGNAL_CORRELATIONS, THRESHOLD_ABLATION
 from vlmfr_data.config import SHIPPED_GOLD, ProjectConfig
 from vlmfr_data.segments import normalise, segment_id
+from vlmfr_data.selection import ALL_KEPT, keep_rule, kept_counts
 from vlmfr_data.store import Warehouse
 from vlmfr_data.tiers import REJECTED
 
@@ -236,29 +237,44 @@ def _gold_summary_row(gold_set: str, system: str, group: pl.DataFrame) -> dict:
 
 
 def threshold_ablation(warehouse: Warehouse, steps: int = 21) -> pl.DataFrame:
-    """Corpus size vs translation quality as the high-tier cut moves (samples with a gate never count);
+    """Corpus size vs translation quality as the high-tier cut moves: per cut, the French samples and
+    the gold translations `vlmfr_data.selection.keep_rule` keeps with every kept tier (so a gated or
+    rejected sample or translation never counts; a translation is judged as a one-segment sample);
     gold-high is `gold_pairs.gold_high`, set with the configured cutoff."""
     cuts = [round(0.5 + 0.45 * i / (steps - 1), 4) for i in range(steps)]
-    rows = warehouse.sql(
-        f"""
-        WITH cuts AS (SELECT unnest({cuts}) AS threshold),
-        samples AS (SELECT min_combined FROM french_samples WHERE tier <> '{REJECTED}' OR min_combined IS NULL),
-        total AS (SELECT count(*) AS n FROM french_samples)
-        SELECT c.threshold,
-               (SELECT count(*) FROM samples WHERE min_combined >= c.threshold) AS samples,
-               (SELECT count(*) FROM samples WHERE min_combined >= c.threshold) / greatest((SELECT n FROM total), 1)
-                   AS share_of_samples,
-               (SELECT count(*) FROM gold_pairs g WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}')
-                   AS translations_kept,
-               (SELECT avg(g.gold_high::INT) FROM gold_pairs g
-                    WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}') AS gold_precision,
-               (SELECT count(*) FILTER (WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}')
-                    / greatest(count(*), 1) FROM gold_pairs g WHERE g.gold_high) AS gold_recall,
-               (SELECT sum(g.gold_high::INT * g.n_occurrences) / nullif(sum(g.n_occurrences), 0)
-                    FROM gold_pairs g WHERE g.combined >= c.threshold AND g.tier <> '{REJECTED}')
-                   AS gold_precision_occ
-        FROM cuts c ORDER BY c.threshold
-        """
+    samples = warehouse.scan("french_samples").select("tier", "min_combined")
+    total = int(samples.select(pl.len()).collect().item())
+    kept_samples = kept_counts(samples, cuts, tier_set=ALL_KEPT)
+    pairs = warehouse.scan("gold_pairs").select(
+        "tier", "combined", pl.col("gold_high").cast(pl.Int64), "n_occurrences"
+    )
+    gold_high = pl.col("gold_high") == 1
+
+    def per_cut(cut: float) -> list[pl.Expr]:
+        keep = keep_rule(cut, ALL_KEPT, score="combined")
+        weight = pl.col("n_occurrences").filter(keep).sum()
+        return [
+            keep.sum().alias(f"translations_kept_{cut}"),
+            pl.col("gold_high").filter(keep).mean().alias(f"gold_precision_{cut}"),
+            ((keep & gold_high).sum() / pl.max_horizontal(gold_high.sum(), 1)).alias(f"gold_recall_{cut}"),
+            # null when nothing with an occurrence count is kept, as for no translation kept
+            pl.when(weight > 0)
+            .then((pl.col("gold_high") * pl.col("n_occurrences")).filter(keep).sum() / weight)
+            .alias(f"gold_precision_occ_{cut}"),
+        ]
+
+    measured = pairs.select([e for cut in cuts for e in per_cut(cut)]).collect().row(0, named=True)
+    rows = pl.DataFrame(
+        {
+            "threshold": cuts,
+            "samples": kept_samples,
+            "share_of_samples": [n / max(total, 1) for n in kept_samples],
+            **{
+                name: [measured[f"{name}_{cut}"] for cut in cuts]
+                for name in ("translations_kept", "gold_precision", "gold_recall", "gold_precision_occ")
+            },
+        },
+        schema_overrides={"gold_precision": pl.Float64(), "gold_precision_occ": pl.Float64()},
     ).cast(THRESHOLD_ABLATION.schema)  # type: ignore[arg-type]
     warehouse.write_partition("threshold_ablation", rows)
     return rows
