@@ -11,11 +11,11 @@ qe_weighted once (tier sets in `[training] once_methods`).
 import dagster as dg
 
 from assets.common import CONFIG, WarehouseResource
-from training.config import CEILING_METHOD, parse_training
+from training.config import CEILING_METHOD, training_settings
 from training.registry import METHODS
 from vlmfr_data.tiers import CORPUS_NAMES, GOLD_CORPUS
 
-SETTINGS = parse_training(CONFIG.training)
+SETTINGS = training_settings(CONFIG)
 DEMO_TIER_MODEL_PARTITIONS: list[dg.MultiPartitionKey] = [
     dg.MultiPartitionKey({"tier_set": tier_set, "method": method})
     for tier_set in CORPUS_NAMES

@@ -29,58 +29,68 @@ or `false` there to skip it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from training.config import TrainConfig
 from vlmfr_data.config import MTSystemConfig, ProjectConfig
 from vlmfr_data.mt.apertium import REVERSE_MODES
+from vlmfr_data.settings import parse_table
 
 
 @dataclass
 class EvaluationConfig:
     benchmarks: list[str] | None = None  # None = easy_vqa_en, easy_vqa_fr_gold, easy_vqa_fr_<each system>
-    limit: int = 0
+    limit: int = 0  # evaluate N evenly spaced items of each benchmark (0 = all)
     # training seeds of every compared French configuration (tier models, gold ceiling, sweep cuts)
     seeds: list[int] = field(default_factory=lambda: [0, 1])
     # checkpoints are chosen on the dev split (held-out train images): items per dev evaluation, and
     # steps between evaluations of a French run / of the English VLM
     dev_items: int = 1000
-    dev_every: int = 20
-    english_dev_every: int = 150
+    dev_every: int = 20  # steps between dev evaluations of a French run
+    english_dev_every: int = 150  # steps between dev evaluations of the English VLM
     # the demo evaluates its many seeded models on gold French only (profiles/full.toml: every French one)
     tier_benchmarks: list[str] | None = field(default_factory=lambda: ["easy_vqa_fr_gold"])
-    batch_size: int = 256
-    bootstrap: int = 1000
-    seed: int = 0
-    latency_samples: int = 16
+    batch_size: int = 256  # questions per Predictor.answer call
+    bootstrap: int = 1000  # bootstrap resamples for the 95% intervals
+    seed: int = 0  # of the bootstrap resampling
+    latency_samples: int = 16  # items timed one by one (batch 1) for the latency split
     # Gemma-3-270M takes ~8 s per question at batch 1 on 2 cores: 16 items would cost minutes for one number
     latency_budget_s: float = 30.0
+    # sweep points from keep-all to the strictest non-empty cut (quantile levels of the training samples'
+    # worst-segment scores; one Dagster partition each)
     sweep_points: int = 6
     sweep_cuts: list[float] | None = None  # None: `sweep_points` quantile levels (evaluation.sweep)
-    sweep_method: str = "lora"
-    sweep_options: dict[str, Any] = field(default_factory=dict)
+    sweep_method: str = "lora"  # sweep models use the tier models' recipe ([training] finetune, seeds)
+    sweep_options: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides for every sweep model
     # EN->FR system name -> FR->EN system spec ({backend, options}) or False to skip that system
     translate_test: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any] | None) -> EvaluationConfig:
-        raw = dict(raw or {})
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(raw) - known)
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ValueError("seeds must be a non-empty list of integers, e.g. seeds = [0, 1]")
+        self.seeds = sorted(set(self.seeds))
+        if self.sweep_cuts is not None:
+            self.sweep_cuts = sorted({round(float(c), 4) for c in self.sweep_cuts})
+        train_keys = {f.name for f in fields(TrainConfig)}
+        unknown = sorted(set(self.sweep_options) - train_keys)
         if unknown:
-            raise ValueError(f"[evaluation]: unknown keys {unknown}; known: {sorted(known)}")
-        if "seeds" in raw:
-            seeds = raw["seeds"]
-            if not isinstance(seeds, list) or not seeds or not all(isinstance(x, int) for x in seeds):
-                raise ValueError(f"[evaluation] seeds must be a non-empty list of integers, not {seeds!r}")
-            raw["seeds"] = sorted(set(seeds))
-        if "sweep_cuts" in raw:
-            raw["sweep_cuts"] = sorted({round(float(c), 4) for c in raw["sweep_cuts"]})
-        return cls(**raw)
+            raise ValueError(
+                f"sweep_options: unknown TrainConfig key(s) {unknown}; allowed: {sorted(train_keys)}"
+            )
+
+    @classmethod
+    def from_table(cls, raw: dict[str, Any] | None, where: str = "[evaluation]") -> EvaluationConfig:
+        """The `[evaluation]` table; a wrong key or type is an error naming its key path."""
+        return parse_table(cls, dict(raw or {}), where)
 
     @classmethod
     def from_project(cls, project: ProjectConfig) -> EvaluationConfig:
-        return cls.from_dict(project.evaluation)
+        """The project's `[evaluation]` (parsed when the config was loaded), as a copy a caller may change."""
+        settings = project.evaluation
+        if not isinstance(settings, EvaluationConfig):
+            raise TypeError(f"ProjectConfig.evaluation is {type(settings).__name__}, not EvaluationConfig")
+        return replace(settings)
 
 
 def backward_system(forward: MTSystemConfig, override: Any = None) -> MTSystemConfig | None:

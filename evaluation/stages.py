@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from evaluation.config import EvaluationConfig
-from training.config import parse_training
+from training.config import training_settings
 from vlmfr_data.config import ProjectConfig
 from vlmfr_data.stage import Log, Stage, StageReport
 from vlmfr_data.store import Warehouse
@@ -75,7 +75,7 @@ def english_vlm(warehouse: Warehouse, config: ProjectConfig, log: Log | None = N
 
     evaluation = EvaluationConfig.from_project(config)
     dev = dev_set(warehouse, ENGLISH_DEV, evaluation.dev_items, evaluation.english_dev_every)
-    report = train_english_vlm(warehouse, parse_training(config.training), emit=log, dev=dev)
+    report = train_english_vlm(warehouse, training_settings(config), emit=log, dev=dev)
     return _training("english_vlm", [report])
 
 
@@ -87,7 +87,7 @@ def tier_models(
     from training.train import train_tier_model
 
     evaluation = EvaluationConfig.from_project(config)
-    settings = parse_training(config.training)
+    settings = training_settings(config)
     dev = dev_set(warehouse, FRENCH_DEV, evaluation.dev_items, evaluation.dev_every)
     reports = [
         train_tier_model(warehouse, tier_set, method, settings, emit=log, seed=seed, dev=dev)

@@ -19,7 +19,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
@@ -27,6 +27,9 @@ from vlmfr_data import selection
 from vlmfr_data.corpora import CorpusSelection, write_corpus
 from vlmfr_data.selection import SAMPLE_KEYS
 from vlmfr_data.store import Warehouse
+
+if TYPE_CHECKING:
+    from training.config import TrainingSettings
 
 log = logging.getLogger(__name__)
 SWEEP_BENCHMARK = "easy_vqa_fr_gold"
@@ -175,7 +178,7 @@ def train_cut(
     corpus: CorpusCut,
     method: str,
     seed: int,
-    training: dict[str, Any] | None = None,
+    training: TrainingSettings | None = None,
     options: dict[str, Any] | None = None,
     dev: Any = None,
 ) -> dict[str, Any]:
@@ -187,10 +190,10 @@ def train_cut(
     `options` override more TrainConfig fields (every cut alike)."""
     from dataclasses import replace
 
-    from training.config import parse_training
+    from training.config import training_settings
     from training.train import finetune_config, train_on_corpus
 
-    settings = parse_training(training)
+    settings = training if training is not None else training_settings()
     config = replace(finetune_config(settings, seed=seed), **(options or {}))
     started = time.perf_counter()
     report = train_on_corpus(

@@ -28,14 +28,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from evaluation.dev import FRENCH_DEV, dev_set
-    from training.config import parse_training
+    from training.config import training_settings
     from training.train import finetune_config, train_on_corpus
     from vlmfr_data.config import load_config
     from vlmfr_data.corpora import corpora_dir
     from vlmfr_data.store import Warehouse
 
     warehouse = Warehouse()
-    settings = parse_training(load_config().training)
+    settings = training_settings(load_config())
     dev = dev_set(warehouse, FRENCH_DEV)
     if dev is None:
         raise SystemExit("no dev samples in this warehouse: run `make demo` first")

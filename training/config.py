@@ -23,7 +23,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Literal
+
+from vlmfr_data.settings import parse_table
 
 
 @dataclass(frozen=True)
@@ -36,17 +38,17 @@ class MiniConfig:
     average-pooled to a `grid` x `grid` map and concatenated per cell: grid**2 visual tokens (+ 1 global).
     """
 
-    image_size: int = 64
-    vision_taps: tuple[int, ...] = (4, 10)
-    grid: int = 2
+    image_size: int = 64  # pixels, square
+    vision_taps: tuple[int, ...] = (4, 10)  # encoder blocks whose outputs become visual tokens
+    grid: int = 2  # each tap pooled to grid x grid cells: grid**2 visual tokens
     global_token: bool = True  # one more visual token: the taps averaged over the whole image
     projector_hidden: int = 256
-    hidden_size: int = 128
+    hidden_size: int = 128  # the decoder's width
     num_layers: int = 2
     num_heads: int = 4
     intermediate_size: int = 384
-    vocab_size: int = 2048
-    max_seq_len: int = 96
+    vocab_size: int = 2048  # byte-level BPE vocabulary, trained on the texts the model is created with
+    max_seq_len: int = 96  # token limit per example
     dropout: float = 0.0
 
     @classmethod
@@ -71,21 +73,21 @@ class MiniConfig:
 class TrainConfig:
     """One training run. `max_steps` (if set) caps `epochs`; `max_samples` takes a seeded subset."""
 
-    epochs: float = 1.0
-    max_steps: int | None = None
-    max_samples: int | None = None
+    epochs: float = 1.0  # passes over the train split (capped by `max_steps`)
+    max_steps: int | None = None  # optimizer steps at most
+    max_samples: int | None = None  # a seeded subset of the train split
     # Equal compute: training examples every compared run sees (steps = examples / batch_size, any
     # corpus size); None = epochs / max_steps decide.
     examples: int | None = None
-    batch_size: int = 256
+    batch_size: int = 256  # examples per optimizer step
     lr: float = 2e-3  # default for the parts a method trains (a method may set its own per part)
-    warmup_steps: int = 30
+    warmup_steps: int = 30  # linear warm-up before the cosine decay
     min_lr_ratio: float = 0.05  # cosine decay to lr * min_lr_ratio
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    seed: int = 0
+    seed: int = 0  # trainable initialisation, LoRA init and data order
     checkpoint_every: int = 200  # steps; a checkpoint is also written at the end
-    log_every: int = 10
+    log_every: int = 10  # steps between loss lines
     # torch CPU threads. 1: measured on the shared 2-core machine, 2 threads spin-wait when another process
     # holds a core (3-9 s a step instead of 0.4 s); Dagster also runs partitions in parallel processes.
     threads: int = 1
@@ -106,18 +108,18 @@ class MethodConfig:
     `language` (every LM weight: `full`), `lora` (adapters on every LM linear layer except the head).
     """
 
-    lr_vision: float = 0.0
-    vision_last_blocks: int = 0
-    lr_projector: float = 0.0
-    lr_language: float = 0.0
-    lr_lora: float = 0.0
+    lr_vision: float = 0.0  # the vision encoder (0: frozen)
+    vision_last_blocks: int = 0  # > 0: only the encoder's last blocks train
+    lr_projector: float = 0.0  # the image-to-token projector
+    lr_language: float = 0.0  # every language-model weight (`full`)
+    lr_lora: float = 0.0  # the LoRA adapters on every LM linear layer except the head
     # Output rows (LM head) of the tokens the base model never emitted in its own training: a new vocabulary.
     # The English VLM's head pushed those rows down for every English answer, and LoRA with the head frozen
     # (LLaVA's rule) could not lift them: French loss plateaued at 2.2-2.3 after 120 steps at lr 2e-3 or 1e-2,
     # 0.31 with these rows trained (the rows of tokens it did emit stay frozen). 0 = LLaVA's rule alone.
     lr_new_tokens: float = 0.0
-    r: int = 16
-    alpha: int = 32
+    r: int = 16  # LoRA rank
+    alpha: int = 32  # LoRA scaling (alpha / r)
     lora_dropout: float = 0.0
     # two_stage only: the stage-A recipe (projector, optional last vision blocks) and its share of steps
     stage_a_lr_projector: float = 1e-3
@@ -147,12 +149,13 @@ DEFAULT_METHODS: dict[str, MethodConfig] = {
 class TrainingSettings:
     """Everything `[training]` configures."""
 
-    recipe: str = "demo"
-    family: str = "mini"
+    # `demo` bounds every French run to `finetune.examples`; `full` trains the whole corpus for its epochs
+    recipe: Literal["demo", "full"] = "demo"
+    family: str = "mini"  # the VLM family (training.registry FAMILIES): `mini`, or `hf` with `model_path`
     model: MiniConfig = field(default_factory=MiniConfig)
-    hf_model: str | None = None  # local checkpoint path for family "hf"
+    model_path: str | None = None  # local checkpoint path for family "hf"
     english: TrainConfig = field(default_factory=lambda: ENGLISH_TRAIN)
-    finetune: TrainConfig = field(default_factory=lambda: FULL_FINETUNE)
+    finetune: TrainConfig = field(default_factory=lambda: DEMO_FINETUNE)  # the recipe's (full: FULL_FINETUNE)
     methods: dict[str, MethodConfig] = field(default_factory=lambda: dict(DEFAULT_METHODS))
     # tier set each of the once-only methods trains on in the demo (the others: every tier set)
     once_methods: dict[str, str] = field(
@@ -161,6 +164,23 @@ class TrainingSettings:
 
     def method(self, name: str) -> MethodConfig:
         return self.methods.get(name, DEFAULT_METHODS.get(name, MethodConfig()))
+
+    def with_recipe(self, recipe: Literal["demo", "full"]) -> TrainingSettings:
+        """These settings under another recipe: `finetune` moves to that recipe's defaults, keeping every
+        field set away from the current recipe's defaults."""
+        old, new = (DEMO_FINETUNE if r == "demo" else FULL_FINETUNE for r in (self.recipe, recipe))
+        changed = {f.name: getattr(self.finetune, f.name) for f in fields(TrainConfig)}
+        changed = {k: v for k, v in changed.items() if v != getattr(old, k)}
+        return replace(self, recipe=recipe, finetune=replace(new, **changed))
+
+    @classmethod
+    def from_table(cls, raw: dict[str, Any] | None, where: str = "[training]") -> TrainingSettings:
+        """The `[training]` table over the defaults of its recipe; a wrong key or type is an error naming
+        its key path (vlmfr_data.settings)."""
+        raw = dict(raw or {})
+        recipe = parse_table(cls, {k: v for k, v in raw.items() if k == "recipe"}, where).recipe
+        base = cls(recipe=recipe, finetune=DEMO_FINETUNE if recipe == "demo" else FULL_FINETUNE)
+        return parse_table(cls, raw, where, base)
 
 
 # Stage 0, the same in both recipes. lr picked among 2e-3 / 3e-3 / 4e-3 (English test exact match 0.930 /
@@ -174,39 +194,21 @@ FULL_FINETUNE = TrainConfig(epochs=3, batch_size=128, lr=2e-3, warmup_steps=30, 
 DEMO_FINETUNE = replace(FULL_FINETUNE, examples=15_360)
 
 
-def _build(cls: type, raw: dict[str, Any], base: Any) -> Any:
-    known = {f.name for f in fields(cls)}
-    unknown = set(raw) - known
-    if unknown:
-        raise ValueError(
-            f"unknown {cls.__name__} keys in [training]: {sorted(unknown)}; known: {sorted(known)}"
-        )
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
-    return replace(base, **values)
-
-
 def parse_training(raw: dict[str, Any] | None) -> TrainingSettings:
-    """`ProjectConfig.training` (the raw `[training]` table) -> settings; unknown keys are errors."""
-    raw = dict(raw or {})
-    recipe = raw.pop("recipe", "demo")
-    if recipe not in ("demo", "full"):
-        raise ValueError(f"[training] recipe must be 'demo' or 'full', not {recipe!r}")
-    finetune_base = DEMO_FINETUNE if recipe == "demo" else FULL_FINETUNE
-    methods = dict(DEFAULT_METHODS)
-    for name, values in raw.pop("methods", {}).items():
-        methods[name] = _build(MethodConfig, values, methods.get(name, MethodConfig()))
-    settings = TrainingSettings(
-        recipe=recipe,
-        family=raw.pop("family", "mini"),
-        hf_model=raw.pop("model_path", None),
-        model=_build(MiniConfig, raw.pop("model", {}), MiniConfig()),
-        english=_build(TrainConfig, raw.pop("english", {}), ENGLISH_TRAIN),
-        finetune=_build(TrainConfig, raw.pop("finetune", {}), finetune_base),
-        methods=methods,
-        once_methods={**TrainingSettings().once_methods, **raw.pop("once_methods", {})},
-    )
-    if raw:
-        raise ValueError(f"unknown [training] keys: {sorted(raw)}")
+    """A `[training]` table given as a dict (in code, or from the CLI) -> settings."""
+    return TrainingSettings.from_table(raw)
+
+
+def training_settings(project: Any = None) -> TrainingSettings:
+    """The `[training]` settings of `project` (a vlmfr_data ProjectConfig, parsed once when it was
+    loaded), or of `vlmfr.toml` when none is given: what every entry point trains with."""
+    if project is None:
+        from vlmfr_data.config import load_config
+
+        project = load_config()
+    settings = project.training
+    if not isinstance(settings, TrainingSettings):
+        raise TypeError(f"ProjectConfig.training is {type(settings).__name__}, not TrainingSettings")
     return settings
 
 

@@ -37,12 +37,11 @@ from typing import Any
 import polars as pl
 
 from training.config import (
-    DEFAULT_METHODS,
     MethodConfig,
     TrainConfig,
     TrainingSettings,
     config_json,
-    parse_training,
+    training_settings,
 )
 from training.data import corpus_examples, english_examples, english_texts, frame_hash, french_texts, subset
 from training.dev import DevSet
@@ -517,9 +516,9 @@ def _register_english_hf(warehouse: Any, settings: TrainingSettings, out_dir: Pa
     from training.checkpoints import read_meta
     from training.families.hf import register_hf_model
 
-    if not settings.hf_model:
+    if not settings.model_path:
         raise ValueError('[training] family = "hf" needs model_path = "/path/to/a/local/checkpoint"')
-    register_hf_model(settings.hf_model, out_dir)
+    register_hf_model(settings.model_path, out_dir)
     meta = read_meta(out_dir)
     report = TrainingReport(
         run_id=meta["version"],
@@ -540,7 +539,7 @@ def _register_english_hf(warehouse: Any, settings: TrainingSettings, out_dir: Pa
         trainable_params=0,
         total_params=0,
         device="",
-        config=json.dumps({"hf_model": settings.hf_model}),
+        config=json.dumps({"hf_model": settings.model_path}),
     )
     record_run(warehouse, report, None)
     return report
@@ -585,8 +584,12 @@ def train_on_corpus(
     from training.methods import create_method
     from training.registry import FAMILIES
 
-    settings = TrainingSettings()
-    train = config or settings.finetune
+    if config is None or method_config is None:
+        # a library call without a recipe trains with vlmfr.toml's, as the CLI and the assets do
+        settings = training_settings()
+        config = config or settings.finetune
+        method_config = method_config or settings.method(method)
+    train = config
     base_dir = Path(base_model_dir) if base_model_dir else english_vlm_dir(warehouse)
     base_meta = read_meta(base_dir)
     if not base_meta:
@@ -594,7 +597,7 @@ def train_on_corpus(
             f"no base model in {base_dir}: train the English VLM first (asset english_vlm)"
         )
     family = FAMILIES.create(base_meta["family"])
-    recipe = create_method(method, method_config or DEFAULT_METHODS.get(method, MethodConfig()))
+    recipe = create_method(method, method_config)
     examples, identity = _finetune_run(corpus_dir, recipe, base_meta, train, dev)
     run_id = _hash(identity)
     target = Path(out_dir) if out_dir else models_dir(warehouse) / "runs" / run_id
@@ -714,7 +717,7 @@ def finetune_config(
 def _settings_from_config() -> TrainingSettings:
     from vlmfr_data.config import load_config
 
-    return parse_training(load_config().training)
+    return training_settings(load_config())
 
 
 def config_summary(settings: TrainingSettings) -> str:

@@ -7,13 +7,16 @@ to the embedded default: easy-vqa, translated with Apertium and Gemma-3-270M.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from vlmfr_data.plugins import BACKENDS, FORMATS, SIGNALS
+from vlmfr_data.settings import parse_table
 
 
 def vlmfr_home() -> Path:
@@ -32,10 +35,10 @@ class DatasetConfig:
     """One English source dataset. `name` is the Dagster partition key and the `dataset` column."""
 
     name: str
-    format: str
+    format: str  # a registered dataset format (vlmfr_data.plugins FORMATS) or `module:Class`
     # Format-specific locations, e.g. {"json": "llava.json", "image_root": "images/"}.
     paths: dict[str, str] = field(default_factory=dict)
-    splits: list[str] = field(default_factory=lambda: ["train"])
+    splits: list[str] = field(default_factory=lambda: ["train"])  # which splits to ingest
     # Stop after this many records per split (None = all); handy for quick ablations.
     limit: int | None = None
     # Turns with more characters than this are quarantined (see DEFAULT_MAX_TEXT_CHARS).
@@ -46,10 +49,10 @@ class DatasetConfig:
 class MTSystemConfig:
     """One MT system: `backend` names a registered class, `options` are passed to its constructor."""
 
-    name: str
-    backend: str
-    options: dict[str, Any] = field(default_factory=dict)
-    batch_size: int = 64
+    name: str  # the Dagster partition key and the `system` column
+    backend: str  # a registered MT backend (vlmfr_data.plugins BACKENDS) or `module:Class`
+    options: dict[str, Any] = field(default_factory=dict)  # the backend's constructor options
+    batch_size: int = 64  # segments per translate call; a crash loses at most one batch
     # Translate short segments (answers) inside the segment they follow (`segment_contexts`) and keep
     # the recovered span; false: every segment alone.
     context: bool = True
@@ -61,9 +64,9 @@ class GoldConfig:
 
     `path = ""` means the reference shipped with the package for that dataset (easy-vqa only)."""
 
-    dataset: str
-    path: str = ""
-    name: str = ""
+    dataset: str  # the configured dataset these references are for
+    path: str = ""  # the CSV; "" = the reference shipped for that dataset
+    name: str = ""  # the gold set's name in `gold_pairs` (default: the dataset's)
 
     def __post_init__(self) -> None:
         self.name = self.name or self.dataset
@@ -184,17 +187,23 @@ class ProjectConfig:
     mt_systems: list[MTSystemConfig]
     # `[quality]`: signals, weights, thresholds (a table given in code is parsed like the TOML one)
     quality: QualityConfig = field(default_factory=QualityConfig)
-    # `[training]` and `[evaluation]` tables, parsed by their own packages (training.config, evaluation).
-    training: dict[str, Any] = field(default_factory=dict)
-    evaluation: dict[str, Any] = field(default_factory=dict)
-    # `[review]` (budget, stratified_share, seed), read by vlmfr_data.review
-    review: dict[str, Any] = field(default_factory=dict)
+    # `[training]`, `[evaluation]` and `[review]`: typed by the package that owns each (the `vlmfr.config`
+    # entry points: training.config.TrainingSettings, evaluation.config.EvaluationConfig,
+    # vlmfr_data.review.queue.QueueSettings) and parsed once, here; a table given in code (a dict, or
+    # nothing) is parsed like the TOML one.
+    training: Any = None
+    evaluation: Any = None
+    review: Any = None
     # `[[gold]]` entries; by default the shipped reference of every configured dataset that has one
     gold: list[GoldConfig] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.quality, dict):
             self.quality = QualityConfig.from_dict(self.quality)
+        for name, owner in section_types().items():
+            value = getattr(self, name)
+            if value is None or isinstance(value, dict):
+                setattr(self, name, parse_section(owner, name, value or {}))
         if self.gold is None:
             self.gold = [GoldConfig(d.name) for d in self.datasets if d.format in SHIPPED_GOLD]
 
@@ -250,6 +259,22 @@ def default_config() -> ProjectConfig:
 
 # The top-level keys of vlmfr.toml: one per ProjectConfig field.
 SECTIONS = ("datasets", "mt_systems", "quality", "training", "evaluation", "review", "gold")
+# Entry point group: section name -> the dataclass that types it (its package's, so that the data layer
+# never imports training or evaluation). A class with `from_table(raw, where)` reads itself; any other
+# dataclass is read by `vlmfr_data.settings.parse_table`.
+CONFIG_SECTIONS = "vlmfr.config"
+
+
+@functools.cache
+def section_types() -> dict[str, type]:
+    """The installed typed sections (`[training]`, `[evaluation]`, `[review]`), by name."""
+    return {ep.name: ep.load() for ep in sorted(entry_points(group=CONFIG_SECTIONS), key=lambda e: e.name)}
+
+
+def parse_section(owner: type, name: str, raw: Any) -> Any:
+    """The `[name]` table as its owner's dataclass; errors name the key path."""
+    reader = getattr(owner, "from_table", None)
+    return reader(raw, f"[{name}]") if reader is not None else parse_table(owner, raw, f"[{name}]")
 
 
 def config_path() -> Path:
@@ -309,15 +334,13 @@ def load_config(path: Path | None = None) -> ProjectConfig:
         ]
     _check_plugins(path, datasets, systems)
     quality = _parse_quality(path, raw.get("quality", {}))
-    return ProjectConfig(
-        datasets=datasets,
-        mt_systems=systems,
-        quality=quality,
-        training=raw.get("training", {}),
-        evaluation=raw.get("evaluation", {}),
-        review=raw.get("review", {}),
-        gold=gold,
-    )
+    try:
+        sections = {
+            name: parse_section(owner, name, raw.get(name, {})) for name, owner in section_types().items()
+        }
+    except ValueError as exc:
+        raise ValueError(f"config {path}: {exc}") from exc
+    return ProjectConfig(datasets=datasets, mt_systems=systems, quality=quality, gold=gold, **sections)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -359,7 +382,7 @@ def _build(cls: type, path: Path, key: str, index: int, entry: dict[str, Any]) -
         raise ValueError(
             f"{_where(path, key, index, entry)}: {what}; [[{key}]] fields are {', '.join(known)}"
         )
-    return cls(**entry)
+    return parse_table(cls, entry, f"{_where(path, key, index, entry)}, field")
 
 
 def _resolved_paths(entry: dict[str, Any], folder: Path, path: Path, index: int) -> dict[str, str]:

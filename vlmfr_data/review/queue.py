@@ -43,25 +43,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    budget: int = 50
+    """What the review queue asks experts for: `[review]` in vlmfr.toml."""
+
+    budget: int = 50  # rows per review queue
+    # share of the budget drawn at random, round robin over the strata (rated system x tier), so every
+    # system and tier gets rated; the rest goes by priority (where the machines disagree most)
     stratified_share: float = 0.2
-    seed: int = 13
+    seed: int = 13  # of the stratified draw
 
     def __post_init__(self) -> None:
         if self.budget < 1:
             raise ValueError(f"review budget must be at least 1, got {self.budget}")
         if not 0.0 <= self.stratified_share <= 1.0:
             raise ValueError(f"stratified share must be within [0, 1], got {self.stratified_share}")
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, object]) -> QueueSettings:
-        """From a `[review]` config section (budget, stratified_share, seed)."""
-        base = cls()
-        return cls(
-            budget=int(raw.get("budget", base.budget)),  # type: ignore[call-overload]
-            stratified_share=float(raw.get("stratified_share", base.stratified_share)),  # type: ignore[arg-type]
-            seed=int(raw.get("seed", base.seed)),  # type: ignore[call-overload]
-        )
 
 
 @functools.cache

@@ -19,15 +19,17 @@ import polars as pl
 from vlmfr_data.config import ProjectConfig
 from vlmfr_data.review import HUMAN_SYSTEM
 from vlmfr_data.review.queue import QueueSettings
+from vlmfr_data.settings import parse_table
 from vlmfr_data.stage import StageReport
 from vlmfr_data.store import Warehouse
 
 
 def review_settings(config: ProjectConfig | None, **overrides: Any) -> QueueSettings:
-    """`[review]` of the config (budget, stratified_share, seed) when the config carries one, then overrides."""
-    raw = dict(getattr(config, "review", None) or {})
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    return QueueSettings.from_dict(raw)
+    """`[review]` of the config (budget, stratified_share, seed) when the config carries one, then overrides
+    (a CLI flag left unset is None: no override)."""
+    base = getattr(config, "review", None)
+    base = base if isinstance(base, QueueSettings) else QueueSettings()
+    return parse_table(QueueSettings, {k: v for k, v in overrides.items() if v is not None}, "[review]", base)
 
 
 def default_folder(warehouse: Warehouse) -> Path:
