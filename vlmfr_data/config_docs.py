@@ -81,7 +81,7 @@ def config_reference() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="Write (or check) docs/config.md from the config dataclasses.")
     parser.add_argument("--check", action="store_true", help="exit 1 if docs/config.md is stale")
     args = parser.parse_args(argv)
     text = config_reference()
