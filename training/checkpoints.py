@@ -161,7 +161,7 @@ def load_model(folder: Path, device: str = "cpu") -> tuple[Any, Any, dict[str, A
         if missing:
             raise KeyError(f"{folder}: weights for unknown parameters {sorted(missing)[:5]}")
         model.load_state_dict(weights, strict=False)
-    if not meta.get("base") and hasattr(family, "stored_weights"):
+    if not meta.get("base"):
         absent = family.stored_weights(model) - set(weights)
         if absent:  # e.g. a folder written by an older model layout: never run half-initialised
             raise KeyError(f"{folder}: weights missing for {sorted(absent)[:5]} ({len(absent)} in all)")

@@ -45,12 +45,19 @@ class PreparedData(Protocol):
 class VLMFamily(Protocol):
     name: str
 
-    def load(self, model_dir: Path, device: str) -> Any:
-        """A model (with its tokenizer/processor attached) from a model folder."""
+    def load(self, model_dir: Path, meta: dict[str, Any]) -> Any:
+        """A model (with its tokenizer/processor attached) from a model folder and its `vlmfr_model.json`
+        (`meta`); the caller then loads the stored weights and adapter."""
         ...
 
-    def save(self, model: Any, model_dir: Path, trained: dict[str, torch.Tensor]) -> None:
-        """Write the family-specific files (config, tokenizer, base weights) of a model folder."""
+    def save(self, model: Any, model_dir: Path, trained: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """Write the family-specific files of a model folder (a tokenizer, say); returns the fields it
+        adds to `vlmfr_model.json` (the family's config, or the checkpoint it stands on)."""
+        ...
+
+    def stored_weights(self, model: Any) -> set[str]:
+        """Weights a complete model folder must hold (loading checks them; empty: the family's
+        checkpoint holds them all)."""
         ...
 
     def parts(self, model: Any) -> dict[str, list[torch.nn.Module]]:
@@ -73,6 +80,15 @@ class VLMFamily(Protocol):
         """Mean answer-token cross-entropy per sample, shape [batch]."""
         ...
 
-    def answer(self, model: Any, image_paths: list[str], questions: list[str], batch_size: int) -> list[str]:
-        """Greedy answers to single-turn questions about images."""
+    def answer(
+        self,
+        model: Any,
+        image_paths: list[str],
+        questions: list[str],
+        batch_size: int = 64,
+        warehouse: Any = None,
+        max_new_tokens: int = 16,
+    ) -> list[str]:
+        """Greedy answers to single-turn questions about images (`warehouse`: where cached image
+        features live, for a family that has them)."""
         ...

@@ -124,6 +124,9 @@ class HFFamily:
     def save(self, model: nn.Module, model_dir: Path, trained: dict[str, torch.Tensor]) -> dict[str, Any]:
         return {"hf_model": model.name_or_path}
 
+    def stored_weights(self, model: nn.Module) -> set[str]:
+        return set()  # the checkpoint named in `hf_model` holds every base weight
+
     def parts(self, model: nn.Module) -> dict[str, list[nn.Module]]:
         # the model is the transformers one `load` built: nn.Module's typing knows none of its methods
         head = cast("PreTrainedModel", model).get_output_embeddings()
