@@ -87,6 +87,17 @@ def test_sql_error_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "SQL error" in capsys.readouterr().err
 
 
+def test_sql_statement_without_a_result_runs_and_says_ok(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VLMFR_HOME", str(tmp_path / "home"))
+    _small_warehouse(tmp_path / "home")
+    out = tmp_path / "segments.csv"
+    assert main(["sql", f"COPY (SELECT segment_id FROM segments ORDER BY 1) TO '{out}'"]) == 0
+    assert capsys.readouterr().out.strip() == "ok"
+    assert out.read_text().split() == ["segment_id", "a", "b"]
+
+
 def test_tables_fit_80_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
     monkeypatch.setenv("VLMFR_HOME", str(tmp_path / "home"))
     _small_warehouse(tmp_path / "home")

@@ -88,7 +88,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
                 while rows := relation.fetchmany(10_000):
                     writer.writerows(rows)
             else:
-                con.sql(query).show(max_rows=args.max_rows, max_width=200)
+                relation = con.sql(query)
+                if relation is None:  # a statement without a result (COPY, CREATE ...): it ran
+                    print("ok")
+                else:
+                    relation.show(max_rows=args.max_rows, max_width=200)
     except duckdb.Error as exc:
         print(f"SQL error: {exc}\n(`vlmfr tables` lists the views)", file=sys.stderr)
         return 2
