@@ -162,6 +162,41 @@ def test_hf_causal_llama_batching_prompt_and_spans(tmp_path: Path, warehouse: Wa
     assert back.version != system.version and "fr->en" in back.version
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-prefix", "no-shared-prefix"])
+def test_shared_prefix_greedy_decodes_what_generate_decodes(tmp_path: Path, shared: bool) -> None:
+    """The shared prompt part run once (its cache repeated over the rows) and the tails left-padded after
+    it give the tokens transformers' own greedy `generate` gives on the whole left-padded prompts."""
+    import torch
+
+    from vlmfr_data.mt.hf_causal import shared_prefix_greedy
+
+    path = tiny_llama(tmp_path / "llama")
+    system = create_system(MTSystemConfig("llama", "hf_causal", {"model": str(path)}))
+    tokenizer, model = system._loaded
+    with torch.no_grad():  # larger weights: every token depends on positions and context, not a flat guess
+        for weight in model.parameters():
+            weight.mul_(6.0)
+    texts = ["what color is the shape ?", "red", "does the image contain a circle ?", "cat sofa"]
+    prompts = [system.prompt(t) if shared else f"{t} English:" for t in texts]
+    rows = tokenizer(prompts)["input_ids"]
+    common = next(i for i in range(min(map(len, rows))) if len({r[i] for r in rows}) > 1)
+    assert (common > 20) if shared else (common <= 1)
+    encoded = tokenizer(prompts, return_tensors="pt", padding=True, return_token_type_ids=False)
+    with torch.inference_mode():
+        reference = model.generate(
+            **encoded, max_new_tokens=7, do_sample=False, pad_token_id=tokenizer.pad_token_id
+        )[:, encoded["input_ids"].shape[1] :]
+    ours = shared_prefix_greedy(
+        model,
+        rows,
+        7,
+        pad_id=tokenizer.pad_token_id,
+        eos_ids={tokenizer.eos_token_id},
+        line_done=lambda t: [False] * len(t),
+    )
+    assert ours.shape == reference.shape and torch.equal(ours, reference)
+
+
 def test_clean_output_strips_echo_and_run_on() -> None:
     assert clean_output(" French: « Le chat dort. »\nEnglish: The dog\nFrench:") == "Le chat dort."
     assert clean_output("Quelle forme ?\n\nEnglish: what") == "Quelle forme ?"

@@ -192,26 +192,101 @@ class HFCausal(SystemDefaults):
         if not texts:
             return []
         tokenizer, model = self._loaded
-        encoded = tokenizer(
+        rows = tokenizer(
             [self.prompt(t) for t in texts],
-            return_tensors="pt",
-            padding=True,
             add_special_tokens=not self.use_chat_template,
             return_token_type_ids=False,
-        ).to(self.device)
+        )["input_ids"]
         longest = max(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
         budget = min(self.max_new_tokens, 2 * longest + 8)  # French runs ~1.2x English; room for that
-        stop = _NewlineStop(tokenizer, encoded["input_ids"].shape[1])
-        with torch.inference_mode():
-            generated = model.generate(
-                **encoded,
-                max_new_tokens=budget,
-                do_sample=False,
-                stopping_criteria=[stop],
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        new_tokens = generated[:, encoded["input_ids"].shape[1] :]
+        eos = model.generation_config.eos_token_id
+        new_tokens = shared_prefix_greedy(
+            model,
+            rows,
+            budget,
+            pad_id=tokenizer.pad_token_id,
+            eos_ids={eos} if isinstance(eos, int) else set(eos or []),
+            line_done=lambda tokens: _has_line(tokenizer.batch_decode(tokens, skip_special_tokens=True)),
+        )
         return [clean_output(t) for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+
+def shared_prefix_greedy(
+    model: Any,
+    rows: list[list[int]],
+    max_new_tokens: int,
+    pad_id: int,
+    eos_ids: set[int],
+    line_done: Any,
+) -> torch.Tensor:
+    """Greedy decoding of a batch of prompts that start with the same tokens (the instruction and the
+    few-shot pairs: ~90 of the ~100 tokens of a short segment's prompt).
+
+    The shared tokens are run once per batch and their KV cache repeated over the rows; only each
+    row's own tail is left-padded and run, between the shared part and the tail (masked, positions
+    continue from the shared part). A row ends at an end-of-sequence token or once `line_done` says
+    its text has a first full line (the output is cut there); the tokens after are padding. Greedy
+    decoding, as `generate(do_sample=False)` with the same stops gives, without its per-row prompt cost.
+    """
+    device = next(model.parameters()).device
+    shortest = min(len(r) for r in rows)
+    shared = 0
+    while shared < shortest - 1 and all(r[shared] == rows[0][shared] for r in rows):
+        shared += 1
+    tails = [r[shared:] for r in rows]
+    width = max(len(t) for t in tails)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), shared + width), dtype=torch.long)
+    mask[:, :shared] = 1
+    for row, tail in enumerate(tails):
+        ids[row, width - len(tail) :] = torch.tensor(tail, dtype=torch.long)
+        mask[row, shared + width - len(tail) :] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        cache = None
+        if shared:
+            prefix = torch.tensor([rows[0][:shared]], dtype=torch.long, device=device)
+            cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+            cache.batch_repeat_interleave(len(rows))
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions[:, shared:],
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        next_position = positions[:, -1:] + 1
+        finished = torch.zeros(len(rows), dtype=torch.bool, device=device)
+        generated: list[torch.Tensor] = []
+        for _ in range(max_new_tokens):
+            token = out.logits[:, -1].argmax(dim=-1)
+            token = torch.where(finished, torch.full_like(token, pad_id), token)
+            generated.append(token)
+            finished |= torch.isin(token, torch.tensor(sorted(eos_ids), device=device, dtype=token.dtype))
+            so_far = torch.stack(generated, dim=1)
+            finished |= torch.tensor(line_done(so_far), dtype=torch.bool, device=device)
+            if bool(finished.all()):
+                break
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            out = model(
+                input_ids=token.unsqueeze(1),
+                attention_mask=mask,
+                position_ids=next_position,
+                past_key_values=out.past_key_values,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            next_position = next_position + 1
+    if not generated:
+        return torch.zeros((len(rows), 0), dtype=torch.long)
+    return torch.stack(generated, dim=1).cpu()
+
+
+def _has_line(texts: list[str]) -> list[bool]:
+    """Per text: it has a first line with something on it, ended by a line break."""
+    return [bool(t.strip()) and "\n" in t.lstrip() for t in texts]
 
 
 def clean_output(text: str) -> str:
@@ -222,19 +297,6 @@ def clean_output(text: str) -> str:
     if len(first) >= 2 and QUOTE_PAIRS.get(first[0]) == first[-1]:
         first = first[1:-1].strip()
     return first
-
-
-class _NewlineStop:
-    """Stop generating once every sequence in the batch has produced a line break."""
-
-    def __init__(self, tokenizer: Any, prompt_len: int) -> None:
-        self.tokenizer = tokenizer
-        self.prompt_len = prompt_len
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len :], skip_special_tokens=True)
-        done = [bool(t.strip()) and "\n" in t.lstrip() for t in texts]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 def _assemble_atomically(module: Any, target: Path) -> None:
