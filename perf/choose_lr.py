@@ -1,10 +1,13 @@
-"""Choose the French fine-tuning learning rate on the dev split (never the test split).
+"""Choose a learning rate on the dev split (never the test split): French fine-tuning, or the English VLM.
 
 Trains `--method` on corpus `--tier-set` from the warehouse's English VLM with each learning rate and
 seed, the demo recipe otherwise, each run kept at its best dev step, and prints the dev accuracy per
-learning rate (mean over seeds). Models go to a scratch folder; nothing is written to the tier models.
+learning rate (mean over seeds). With `--english`, trains the English VLM itself (stage 0, `[training]
+english` otherwise, `--epochs` if given) and scores it on the whole English dev split. Models go to a
+scratch folder; nothing is written to the tier models or the English VLM.
 
     VLMFR_HOME=.vlmfr .venv/bin/python perf/choose_lr.py --tier-set high+medium --lrs 1e-3 2e-3 4e-3
+    VLMFR_HOME=.vlmfr .venv/bin/python perf/choose_lr.py --english --lrs 7e-4 1e-3 2e-3 --seeds 0 1
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ def main() -> None:
     parser.add_argument("--method", default="lora")
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 2e-3, 4e-3])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--english", action="store_true", help="the English VLM (stage 0) instead")
+    parser.add_argument(
+        "--epochs", type=float, default=None, help="--english: epochs (default: the config's)"
+    )
     args = parser.parse_args()
+    if args.english:
+        return choose_english(args.lrs, args.seeds, args.epochs)
 
     from evaluation.dev import FRENCH_DEV, dev_set
     from training.config import training_settings
@@ -65,6 +74,44 @@ def main() -> None:
     print("lr, mean dev accuracy over seeds (per seed)")
     for lr, values in results.items():
         print(f"{lr:g}\t{statistics.fmean(values):.3f}\t{values}")
+
+
+def choose_english(lrs: list[float], seeds: list[int], epochs: float | None) -> None:
+    from evaluation.benchmarks import BENCHMARKS
+    from evaluation.dev import ENGLISH_DEV, dev_set
+    from evaluation.pipeline import load_model
+    from training.config import training_settings
+    from training.train import train_english_vlm
+    from vlmfr_data.config import load_config
+    from vlmfr_data.store import Warehouse
+
+    warehouse = Warehouse()
+    settings = training_settings(load_config())
+    chosen_on = dev_set(warehouse, ENGLISH_DEV, every=load_config().evaluation.english_dev_every)
+    if chosen_on is None:
+        raise SystemExit("no dev samples in this warehouse: run `make demo` first")
+    bench = BENCHMARKS.create(ENGLISH_DEV)
+    items = bench.items(warehouse)
+    references = [bench.normalize(a) for a in items["answer"].to_list()]
+    scratch = Path(tempfile.mkdtemp(prefix="choose_english_lr_"))
+    results: dict[float, list[float]] = {}
+    for lr in lrs:
+        for seed in seeds:
+            train = replace(settings.english, lr=lr, seed=seed, epochs=epochs or settings.english.epochs)
+            started = time.perf_counter()
+            out = scratch / f"lr{lr:g}_seed{seed}"
+            report = train_english_vlm(warehouse, settings, out_dir=out, train=train, dev=chosen_on)
+            answers = load_model(out, warehouse).answer(items["image"].to_list(), items["question"].to_list())
+            accuracy = sum(bench.normalize(a) == r for a, r in zip(answers, references, strict=True)) / len(
+                references
+            )
+            results.setdefault(lr, []).append(accuracy)
+            print(json.dumps({"lr": lr, "seed": seed, "epochs": train.epochs, "dev_accuracy": round(accuracy, 4),
+                              "dev_items": len(references), "selected_step": report.selected_step,
+                              "seconds": round(time.perf_counter() - started, 1)}), flush=True)  # fmt: skip
+    print(f"lr, mean accuracy on all {len(references)} English dev items over seeds (per seed)")
+    for lr, values in results.items():
+        print(f"{lr:g}\t{statistics.fmean(values):.4f}\t{[round(v, 4) for v in values]}")
 
 
 if __name__ == "__main__":
