@@ -197,6 +197,54 @@ def test_shared_prefix_greedy_decodes_what_generate_decodes(tmp_path: Path, shar
     assert ours.shape == reference.shape and torch.equal(ours, reference)
 
 
+def test_shared_prefix_greedy_rows_that_end_leave_the_batch(tmp_path: Path) -> None:
+    """Rows ending at different steps (here: when their last token id is even) stop there and pad, as
+    generate's per-row stopping does, and the rows still writing decode the same tokens."""
+    import torch
+
+    from vlmfr_data.mt.hf_causal import shared_prefix_greedy
+
+    path = tiny_llama(tmp_path / "llama")
+    system = create_system(MTSystemConfig("llama", "hf_causal", {"model": str(path)}))
+    tokenizer, model = system._loaded
+    with torch.no_grad():
+        for weight in model.parameters():
+            weight.mul_(6.0)
+    texts = ["what color is the shape ?", "red", "does the image contain a circle ?", "cat sofa", "blue"]
+    prompts = [system.prompt(t) for t in texts]
+
+    class EvenLastToken:
+        def __init__(self, start: int) -> None:
+            self.start = start
+
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: object) -> torch.Tensor:
+            if input_ids.shape[1] <= self.start:
+                return torch.zeros(input_ids.shape[0], dtype=torch.bool)
+            return input_ids[:, -1] % 2 == 0
+
+    encoded = tokenizer(prompts, return_tensors="pt", padding=True, return_token_type_ids=False)
+    start = encoded["input_ids"].shape[1]
+    with torch.inference_mode():
+        reference = model.generate(
+            **encoded,
+            max_new_tokens=8,
+            do_sample=False,
+            stopping_criteria=[EvenLastToken(start)],
+            pad_token_id=tokenizer.pad_token_id,
+        )[:, start:]
+    ours = shared_prefix_greedy(
+        model,
+        tokenizer(prompts)["input_ids"],
+        8,
+        pad_id=tokenizer.pad_token_id,
+        eos_ids={tokenizer.eos_token_id},
+        line_done=lambda tokens: (tokens[:, -1] % 2 == 0).tolist(),
+    )
+    ends = [int((row % 2 == 0).nonzero()[0]) if bool((row % 2 == 0).any()) else None for row in ours]
+    assert len(set(ends)) > 1  # rows really end at different steps
+    assert ours.shape == reference.shape and torch.equal(ours, reference)
+
+
 def test_clean_output_strips_echo_and_run_on() -> None:
     assert clean_output(" French: « Le chat dort. »\nEnglish: The dog\nFrench:") == "Le chat dort."
     assert clean_output("Quelle forme ?\n\nEnglish: what") == "Quelle forme ?"

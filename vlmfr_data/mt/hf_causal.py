@@ -225,9 +225,12 @@ def shared_prefix_greedy(
     The shared tokens are run once per batch and their KV cache repeated over the rows; only each
     row's own tail is left-padded and run, between the shared part and the tail (masked, positions
     continue from the shared part). A row ends at an end-of-sequence token or once `line_done` says
-    its text has a first full line (the output is cut there); the tokens after are padding. Greedy
-    decoding, as `generate(do_sample=False)` with the same stops gives, without its per-row prompt cost.
+    its text has a first full line (the output is cut there); the tokens after are padding, and the row
+    leaves the batch. Greedy decoding, as `generate(do_sample=False)` with the same stops gives, without
+    its per-row cost of the shared prompt and of rows that already ended.
     """
+    if max_new_tokens <= 0:
+        return torch.zeros((len(rows), 0), dtype=torch.long)
     device = next(model.parameters()).device
     shortest = min(len(r) for r in rows)
     shared = 0
@@ -258,30 +261,40 @@ def shared_prefix_greedy(
             logits_to_keep=1,
         )
         next_position = positions[:, -1:] + 1
-        finished = torch.zeros(len(rows), dtype=torch.bool, device=device)
-        generated: list[torch.Tensor] = []
-        for _ in range(max_new_tokens):
+        cache = out.past_key_values
+        # rows still decoding: a row that ended leaves the batch (its cache rows too), so the head's
+        # 262k-word matmul is paid only for rows that still write
+        active = torch.arange(len(rows), device=device)
+        generated = torch.full((len(rows), max_new_tokens), pad_id, dtype=torch.long, device=device)
+        stops = torch.tensor(sorted(eos_ids), device=device, dtype=torch.long)
+        for step in range(max_new_tokens):
             token = out.logits[:, -1].argmax(dim=-1)
-            token = torch.where(finished, torch.full_like(token, pad_id), token)
-            generated.append(token)
-            finished |= torch.isin(token, torch.tensor(sorted(eos_ids), device=device, dtype=token.dtype))
-            so_far = torch.stack(generated, dim=1)
-            finished |= torch.tensor(line_done(so_far), dtype=torch.bool, device=device)
-            if bool(finished.all()):
+            generated[active, step] = token
+            ended = torch.isin(token, stops) | torch.tensor(
+                line_done(generated[active, : step + 1]), dtype=torch.bool, device=device
+            )
+            if bool(ended.all()) or step == max_new_tokens - 1:
                 break
+            if bool(ended.any()):
+                keep = (~ended).nonzero().squeeze(1)
+                active, token, mask, next_position = (
+                    active[keep],
+                    token[keep],
+                    mask[keep],
+                    next_position[keep],
+                )
+                cache.batch_select_indices(keep)
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             out = model(
                 input_ids=token.unsqueeze(1),
                 attention_mask=mask,
                 position_ids=next_position,
-                past_key_values=out.past_key_values,
+                past_key_values=cache,
                 use_cache=True,
                 logits_to_keep=1,
             )
-            next_position = next_position + 1
-    if not generated:
-        return torch.zeros((len(rows), 0), dtype=torch.long)
-    return torch.stack(generated, dim=1).cpu()
+            cache, next_position = out.past_key_values, next_position + 1
+    return generated[:, : step + 1].cpu()
 
 
 def _has_line(texts: list[str]) -> list[bool]:
