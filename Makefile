@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 WHEELS ?= $(or $(PIP_FIND_LINKS),/opt/wheels)
 export VLMFR_HOME ?= $(CURDIR)/.vlmfr
 export DAGSTER_HOME ?= $(VLMFR_HOME)/dagster
+# OpenMP threads that wait for work sleep instead of spinning: a 2-thread training beside a busy process
+# ran 2x slower spinning (training/config.py ENGLISH_TRAIN)
+export OMP_WAIT_POLICY ?= PASSIVE
 # Spanish pivot (the default apertium system) and the Catalan pivot (modes eng-cat, cat-fra)
 APT_PACKAGES := apertium apertium-eng-spa apertium-fr-es apertium-eng-cat apertium-fra-cat
 TEST_APT_PACKAGES := chromium

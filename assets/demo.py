@@ -174,6 +174,9 @@ def run_all(
 
 
 def main() -> int:
+    # before any worker loads torch: OpenMP threads that wait sleep instead of spinning on the other
+    # worker's core (the English VLM trains with 2 threads; see training/config.py ENGLISH_TRAIN)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     prepare_dagster_home()
     import dagster as dg
 

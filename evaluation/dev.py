@@ -18,11 +18,9 @@ ENGLISH_DEV = "easy_vqa_en_dev"
 
 def dev_items(warehouse: Warehouse, benchmark: str, limit: int = 1000) -> pl.DataFrame:
     from evaluation.benchmarks import BENCHMARKS
+    from evaluation.run import evenly_spaced
 
-    items = BENCHMARKS.create(benchmark).items(warehouse)
-    if limit and items.height > limit:
-        items = items.gather_every(items.height // limit).head(limit)
-    return items
+    return evenly_spaced(BENCHMARKS.create(benchmark).items(warehouse), limit)
 
 
 def dev_set(

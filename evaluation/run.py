@@ -33,6 +33,15 @@ class EvaluationResult:
     cached: bool
 
 
+def evenly_spaced(items: pl.DataFrame, limit: int) -> pl.DataFrame:
+    """`limit` items spread evenly over the whole frame (0: all): every image region and question type,
+    the same items on every run."""
+    if not limit or limit >= items.height:
+        return items
+    keep = [i * items.height // limit for i in range(limit)]
+    return items.filter(pl.int_range(pl.len()).is_in(keep))
+
+
 def partition_name(model: str, benchmark: str) -> str:
     """A partition folder name for (model, benchmark): model names hold ':' and '+' (tier sets)."""
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", f"{benchmark}__{model}")
@@ -104,9 +113,7 @@ def evaluate(
     benchmark = BENCHMARKS.create(benchmark_name)
     if items is None:
         items = benchmark.items(warehouse)
-    if limit and limit < items.height:
-        # evenly spaced items: every image region and question type, the same items on every run
-        items = items.gather_every(items.height // limit).head(limit)
+    items = evenly_spaced(items, limit)
     benchmark_version = benchmark.version(items)
     partition = partition_name(system.name, benchmark_name)
     model_version = system.version

@@ -45,7 +45,7 @@ def main() -> None:
 
     warehouse = Warehouse()
     settings = training_settings(load_config())
-    dev = dev_set(warehouse, FRENCH_DEV)
+    dev = dev_set(warehouse, FRENCH_DEV, load_config().evaluation.dev_items)
     if dev is None:
         raise SystemExit("no dev samples in this warehouse: run `make demo` first")
     corpus = corpora_dir(warehouse) / args.tier_set
@@ -87,7 +87,8 @@ def choose_english(lrs: list[float], seeds: list[int], epochs: float | None) -> 
 
     warehouse = Warehouse()
     settings = training_settings(load_config())
-    chosen_on = dev_set(warehouse, ENGLISH_DEV, every=load_config().evaluation.english_dev_every)
+    evaluation = load_config().evaluation
+    chosen_on = dev_set(warehouse, ENGLISH_DEV, evaluation.dev_items, evaluation.english_dev_every)
     if chosen_on is None:
         raise SystemExit("no dev samples in this warehouse: run `make demo` first")
     bench = BENCHMARKS.create(ENGLISH_DEV)

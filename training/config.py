@@ -187,8 +187,12 @@ class TrainingSettings:
 # accuracy on its 1,872 items, seeds 0 / 1): lr 2e-3 x 5 epochs 0.914 / -; 1e-3 x 5 0.980 / 0.928;
 # 1e-3 x 8 0.974 / 0.986; 7e-4 x 5 0.973 / -. The yes/no colour questions are learnt late and at a
 # seed-dependent step (colour itself is read early): 8 epochs at 1e-3 got there with both seeds.
+# Two torch threads: stage 0 is on the demo's critical path (every French run waits for it) and has the
+# second core to itself once the data half is done; 150 steps took 15.7 s with 2 threads and 25.0 s with
+# 1 on an idle machine, 21.2 s against 23.1 s beside a busy single-thread process, provided OpenMP
+# threads wait passively (OMP_WAIT_POLICY=PASSIVE, which `make` exports; spinning they took 47.4 s).
 ENGLISH_TRAIN = TrainConfig(
-    epochs=8, batch_size=128, lr=1e-3, warmup_steps=40, checkpoint_every=300, log_every=20
+    epochs=8, batch_size=128, lr=1e-3, warmup_steps=40, checkpoint_every=300, log_every=20, threads=2
 )
 # French fine-tuning: the full recipe trains 3 epochs over the corpus's train split ...
 FULL_FINETUNE = TrainConfig(epochs=3, batch_size=128, lr=2e-3, warmup_steps=30, checkpoint_every=200)
