@@ -77,7 +77,6 @@ def main() -> None:
 
 
 def choose_english(lrs: list[float], seeds: list[int], epochs: float | None) -> None:
-    from evaluation.benchmarks import BENCHMARKS
     from evaluation.dev import ENGLISH_DEV, dev_set
     from evaluation.pipeline import load_model
     from training.config import training_settings
@@ -86,14 +85,13 @@ def choose_english(lrs: list[float], seeds: list[int], epochs: float | None) -> 
     from vlmfr_data.store import Warehouse
 
     warehouse = Warehouse()
-    settings = training_settings(load_config())
-    evaluation = load_config().evaluation
+    project = load_config()
+    settings = training_settings(project)
+    evaluation = project.evaluation
     chosen_on = dev_set(warehouse, ENGLISH_DEV, evaluation.dev_items, evaluation.english_dev_every)
-    if chosen_on is None:
+    scored_on = dev_set(warehouse, ENGLISH_DEV, limit=0)  # every dev item
+    if chosen_on is None or scored_on is None:
         raise SystemExit("no dev samples in this warehouse: run `make demo` first")
-    bench = BENCHMARKS.create(ENGLISH_DEV)
-    items = bench.items(warehouse)
-    references = [bench.normalize(a) for a in items["answer"].to_list()]
     scratch = Path(tempfile.mkdtemp(prefix="choose_english_lr_"))
     results: dict[float, list[float]] = {}
     for lr in lrs:
@@ -102,15 +100,14 @@ def choose_english(lrs: list[float], seeds: list[int], epochs: float | None) -> 
             started = time.perf_counter()
             out = scratch / f"lr{lr:g}_seed{seed}"
             report = train_english_vlm(warehouse, settings, out_dir=out, train=train, dev=chosen_on)
-            answers = load_model(out, warehouse).answer(items["image"].to_list(), items["question"].to_list())
-            accuracy = sum(bench.normalize(a) == r for a, r in zip(answers, references, strict=True)) / len(
-                references
+            accuracy = scored_on.score(
+                load_model(out, warehouse).answer(scored_on.images, scored_on.questions)
             )
             results.setdefault(lr, []).append(accuracy)
             print(json.dumps({"lr": lr, "seed": seed, "epochs": train.epochs, "dev_accuracy": round(accuracy, 4),
-                              "dev_items": len(references), "selected_step": report.selected_step,
+                              "dev_items": len(scored_on.item_ids), "selected_step": report.selected_step,
                               "seconds": round(time.perf_counter() - started, 1)}), flush=True)  # fmt: skip
-    print(f"lr, mean accuracy on all {len(references)} English dev items over seeds (per seed)")
+    print(f"lr, mean accuracy on all {len(scored_on.item_ids)} English dev items over seeds (per seed)")
     for lr, values in results.items():
         print(f"{lr:g}\t{statistics.fmean(values):.4f}\t{[round(v, 4) for v in values]}")
 
