@@ -43,6 +43,9 @@ class DatasetConfig:
     limit: int | None = None
     # Turns with more characters than this are quarantined (see DEFAULT_MAX_TEXT_CHARS).
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    # The source's licence as a Hub licence id ("mit", "cc-by-4.0"), for exported dataset cards; empty:
+    # the format's own (easy-vqa: mit), else "unknown".
+    license: str = ""
 
 
 @dataclass

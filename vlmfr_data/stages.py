@@ -284,6 +284,23 @@ def export_corpus(
     )
 
 
+def export_hf_dataset(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
+    """Every corpus as one Hugging Face dataset folder (a config per corpus, images embedded, a card)."""
+    from vlmfr_data.hf_export import export_hf_dataset as export
+    from vlmfr_data.plugins import FORMATS
+
+    started = time.perf_counter()
+    licenses = {d.name: d.license or getattr(FORMATS.get(d.format), "license", "") for d in config.datasets}
+    result = export(warehouse, licenses=licenses)
+    _say(log, f"Hugging Face dataset: {result.folder} (configs {', '.join(result.configs)})")
+    return StageReport(
+        "hf_dataset",
+        values={"configs": result.configs, "megabytes": round(result.bytes_written / 1e6, 1)},
+        paths={"folder": result.folder, "card": result.folder / "README.md"},
+        seconds=time.perf_counter() - started,
+    )
+
+
 # --------------------------------------------------------------------------------------------- report
 def report(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
     """The quality report (Markdown + PNG figures) under `$VLMFR_HOME/report/`."""
@@ -434,6 +451,18 @@ STAGES = [
         "LLaVA JSON, Parquet and a manifest. Training and evaluation per tier read exactly these files. "
         "Partition `gold`: the ceiling, every sample whose segments all have a hand-written reference, in "
         "that French.",
+    ),
+    Stage(
+        "hf_dataset",
+        f"{_HERE}:export_hf_dataset",
+        after=("french_corpora",),
+        outputs=("hf_dataset",),
+        config=("datasets",),
+        group="corpora",
+        kinds=("parquet",),
+        description="Every French corpus as one Hugging Face dataset folder under VLMFR_HOME/exports/hf/: "
+        "`datasets.load_dataset(folder, 'high')` opens a tier with its images; README.md is its dataset card "
+        "(configs, splits, licences, how it was made).",
     ),
     Stage(
         "quality_report",

@@ -10,6 +10,7 @@ from vlmfr_data.datasets.base import RawBatch
 
 class EasyVQA:
     name = "easy_vqa"
+    license = "mit"  # the easy-vqa package's licence (its data ships inside it)
 
     def splits(self, config: DatasetConfig) -> list[str]:
         return config.splits or ["train", "test"]
