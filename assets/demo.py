@@ -93,7 +93,7 @@ def run_unit(name: str, key: str | None) -> tuple[bool, float, list[str]]:
         selection=dg.AssetSelection.assets(*asset.keys) | dg.AssetSelection.checks_for_assets(*asset.keys),
         partition_key=key,
         instance=dg.DagsterInstance.get(),
-        resources={"warehouse": (defs.resources or {})["warehouse"]},
+        resources={key: (defs.resources or {})[key] for key in ("warehouse", "model_servers")},
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )

@@ -9,7 +9,14 @@ from typing import Any
 
 import dagster as dg
 
-from assets.common import CONFIG, PARTITION_DIMENSIONS, WarehouseResource, metadata, partition_keys
+from assets.common import (
+    CONFIG,
+    PARTITION_DIMENSIONS,
+    ModelServersResource,
+    WarehouseResource,
+    metadata,
+    partition_keys,
+)
 from vlmfr_data.stage import Stage, upstream
 from vlmfr_data.store import Warehouse
 
@@ -104,9 +111,12 @@ def stage_asset(stage: Stage, by_name: dict[str, Stage]) -> dg.AssetsDefinition:
         partitions_def=partitions_of(stage.partitions),
     )
     def materialize(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, model_servers: ModelServersResource
     ) -> Iterator[dg.MaterializeResult]:
         report = stage(warehouse.get(), CONFIG, log=context.log.info, **keys_of(context))
+        served = model_servers.describe()
+        if served:
+            report.values["served_by"] = served
         yield from _materializations(stage, report)
 
     return materialize

@@ -95,6 +95,10 @@ class EvaluationConfig:
         return replace(settings)
 
 
+# Backends that translate by prompting an LLM: the same model turned round is their FR->EN partner.
+PROMPTED_BACKENDS = ("hf_causal", "openai_compatible")
+
+
 def backward_system(forward: MTSystemConfig, override: Any = None) -> MTSystemConfig | None:
     """The FR->EN partner of an EN->FR MT system, or None when there is none (the reason is in the docs).
 
@@ -124,10 +128,10 @@ def backward_system(forward: MTSystemConfig, override: Any = None) -> MTSystemCo
             options={"modes": backward_modes, "source_lang": "fr", "target_lang": "en"},
             batch_size=forward.batch_size,
         )
-    if forward.backend == "hf_causal":
+    if forward.backend in PROMPTED_BACKENDS:
         # Same model, prompted the other way: the few-shot pairs are reversed; the languages are set on
         # the created system (see translate_test.create_backward).
         return MTSystemConfig(
-            name=name, backend="hf_causal", options=dict(forward.options), batch_size=forward.batch_size
+            name=name, backend=forward.backend, options=dict(forward.options), batch_size=forward.batch_size
         )
     return None

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from evaluation.config import PROMPTED_BACKENDS
 from evaluation.mt_cache import translate_cached
 from vlmfr_data.config import MTSystemConfig
 from vlmfr_data.mt.base import MTSystem
@@ -179,8 +180,8 @@ def create_backward(config: MTSystemConfig) -> MTSystem:
     are reversed and its languages swapped (the direction is in its version, so caches never mix)."""
     from vlmfr_data.mt import create_system
 
-    if config.backend == "hf_causal":
-        from vlmfr_data.mt.hf_causal import DEFAULT_EXAMPLES
+    if config.backend in PROMPTED_BACKENDS:
+        from vlmfr_data.mt.prompts import DEFAULT_EXAMPLES
 
         options = dict(config.options)
         pairs = options.get("examples") or [list(e) for e in DEFAULT_EXAMPLES]

@@ -12,7 +12,7 @@ import pytest
 from tests.tiny_models import tiny_llama, tiny_marian, tiny_nllb
 from vlmfr_data.config import MTSystemConfig
 from vlmfr_data.mt import BackendUnavailable, create_system
-from vlmfr_data.mt.hf_causal import clean_output
+from vlmfr_data.mt.prompts import clean_output
 from vlmfr_data.mt.run import translate_segments
 from vlmfr_data.mt.spans import mask, restore
 from vlmfr_data.segments import protected_spans, segment_id, segments_from_texts
@@ -471,7 +471,8 @@ def test_concurrent_conversions_leave_one_complete_copy(tmp_path: Path) -> None:
 
     from transformers import AutoModelForCausalLM
 
-    from vlmfr_data.mt.hf_causal import _assemble_atomically, _save_converted
+    from vlmfr_data.model_files import assemble_atomically as _assemble_atomically
+    from vlmfr_data.mt.hf_causal import _save_converted
     from vlmfr_data.mt.hf_common import load_tokenizer
 
     source = tiny_llama(tmp_path / "llama")

@@ -645,7 +645,7 @@ def test_review_page_in_headless_chromium_keeps_every_keystroke_through_an_immed
 def test_review_assets_materialize_inbox_and_queue(warehouse: Warehouse, tmp_path: Path) -> None:
     import dagster as dg
 
-    from assets.common import WarehouseResource
+    from assets.common import ModelServersResource, WarehouseResource
     from assets.definitions import PIPELINE
     from assets.review import REVIEW_CHECKS
 
@@ -655,7 +655,7 @@ def test_review_assets_materialize_inbox_and_queue(warehouse: Warehouse, tmp_pat
     inbox.mkdir(parents=True)
     _write_csv(inbox / "good.csv", columns, rows)
     _write_csv(inbox / "bad.csv", columns, [dict(r, rating="0") for r in rows])
-    resources = {"warehouse": WarehouseResource(home=str(warehouse.home))}
+    resources = {"warehouse": WarehouseResource(home=str(warehouse.home)), "model_servers": ModelServersResource()}
     # the import asset and its checks (the queue asset runs `export_review`, tested above)
     imports = [a for a in PIPELINE if a.node_def.name == "expert_reviews"]
     assert [set(a.group_names_by_key.values()) for a in imports] == [{"review"}]

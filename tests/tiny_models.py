@@ -244,3 +244,68 @@ def xlmr_fast_tokenizer(spm_model: Path) -> object:
         pad_token="<pad>",
         mask_token="<mask>",
     )
+
+
+ECHO_WORDS = ["le", "la", "chat", "chien", "maison", "rouge", "bleu", "bonjour", "monde", "cercle"]
+
+
+def tiny_echo_gguf(path: Path) -> Path:
+    """A 1-layer Llama GGUF (float32, SentencePiece vocab with byte fallback) that llama.cpp serves.
+
+    Its attention and MLP write nothing and its head is its embedding table, so the next token is the
+    one nearest the last token's embedding: itself. Greedy decoding repeats the prompt's last token
+    ("le chat" -> " chat chat chat ..."), a real forward pass whose answer the tests can predict.
+    """
+    import gguf
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    tokens = ["<unk>", "<s>", "</s>", *[f"<0x{b:02X}>" for b in range(256)]]
+    types = [2, 3, 3, *[6] * 256]  # unknown, control, control, bytes
+    # SentencePiece merges adjacent pieces only into pieces of the vocabulary: every prefix of "▁word" is
+    # one, so "▁chat" is reached ("▁c", "▁ch", "▁cha", "▁chat") and stays one token
+    prefixes = dict.fromkeys(f"▁{w}"[:n] for w in ECHO_WORDS for n in range(2, len(w) + 2))
+    pieces = ["▁", *[chr(c) for c in range(ord("a"), ord("z") + 1)], *prefixes]
+    tokens += pieces
+    types += [1] * len(pieces)
+    scores = [0.0] * (len(tokens) - len(pieces)) + [float(len(p)) for p in pieces]  # whole words first
+    n_vocab, n_embd, n_ff, n_head = len(tokens), 128, 256, 4
+    embeddings = rng.standard_normal((n_vocab, n_embd)).astype(np.float32)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_name("tiny-echo")
+    writer.add_context_length(2048)
+    writer.add_embedding_length(n_embd)
+    writer.add_block_count(1)
+    writer.add_feed_forward_length(n_ff)
+    writer.add_head_count(n_head)
+    writer.add_head_count_kv(n_head)
+    writer.add_rope_dimension_count(n_embd // n_head)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_vocab_size(n_vocab)
+    writer.add_file_type(0)  # all float32
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_unk_token_id(0)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    writer.add_add_bos_token(True)
+    zeros = np.zeros
+    writer.add_tensor("token_embd.weight", embeddings)
+    writer.add_tensor("output_norm.weight", np.ones(n_embd, np.float32))
+    writer.add_tensor("output.weight", embeddings.copy())
+    writer.add_tensor("blk.0.attn_norm.weight", np.ones(n_embd, np.float32))
+    for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
+        writer.add_tensor(f"blk.0.{name}.weight", zeros((n_embd, n_embd), np.float32))
+    writer.add_tensor("blk.0.ffn_norm.weight", np.ones(n_embd, np.float32))
+    writer.add_tensor("blk.0.ffn_gate.weight", zeros((n_ff, n_embd), np.float32))
+    writer.add_tensor("blk.0.ffn_up.weight", zeros((n_ff, n_embd), np.float32))
+    writer.add_tensor("blk.0.ffn_down.weight", zeros((n_embd, n_ff), np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

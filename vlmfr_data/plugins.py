@@ -1,4 +1,5 @@
-"""The registries of the data layer's extension points: dataset formats, MT backends, quality signals.
+"""The registries of the data layer's extension points: dataset formats, MT backends, serving
+engines, quality signals.
 
 Entries name `module:Class`, so listing them imports nothing heavy, and this module imports nothing of
 the project but the registry: the config validates names against it without importing the plug-ins.
@@ -31,7 +32,16 @@ BACKENDS: Registry[Any] = Registry(
         "ctranslate2": "vlmfr_data.mt.ctranslate2_backend:CTranslate2",
         "hf_causal": "vlmfr_data.mt.hf_causal:HFCausal",
         "hf_seq2seq": "vlmfr_data.mt.hf_seq2seq:HFSeq2Seq",
+        "openai_compatible": "vlmfr_data.mt.openai_compatible:OpenAICompatible",
     },
+)
+
+
+# Local servers speaking the OpenAI protocol, started by the pipeline for `serve = {...}` systems.
+SERVING_ENGINES: Registry[Any] = Registry(
+    "serving engine",
+    name_attr="engine",
+    entries={"llama_cpp": "vlmfr_data.serving.llama_cpp:LlamaCppServer"},
 )
 
 
@@ -46,6 +56,7 @@ SIGNALS: Registry[Any] = Registry(
         "language_leakage": "vlmfr_data.quality.lid:LanguageLeakage",
         "length_ratio": "vlmfr_data.quality.heuristics:LengthRatio",
         "lid_french": "vlmfr_data.quality.lid:FrenchLID",
+        "llm_judge": "vlmfr_data.quality.llm_judge:LLMJudge",
         "repetition": "vlmfr_data.quality.heuristics:Repetition",
         "round_trip_chrf": "vlmfr_data.quality.round_trip:RoundTripChrF",
         "source_copy": "vlmfr_data.quality.heuristics:SourceCopy",

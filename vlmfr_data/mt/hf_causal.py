@@ -18,7 +18,6 @@ import importlib.util
 import json
 import logging
 import os
-import re
 import shutil
 import uuid
 from functools import cached_property
@@ -27,6 +26,7 @@ from typing import Any, cast
 
 import torch
 
+from vlmfr_data.model_files import packaged_gguf
 from vlmfr_data.mt.base import PIPELINE_VERSION, Availability, SystemDefaults
 from vlmfr_data.mt.hf_common import (
     fingerprint,
@@ -36,19 +36,11 @@ from vlmfr_data.mt.hf_common import (
     resolve_local,
     set_threads,
 )
+from vlmfr_data.mt.prompts import DEFAULT_EXAMPLES, clean_output, few_shot_prompt, instruction
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXAMPLES: list[tuple[str, str]] = [
-    ("The cat is sleeping on the sofa.", "Le chat dort sur le canapé."),
-    ("Where is the train station?", "Où est la gare ?"),
-    ("How many people are in the room?", "Combien de personnes y a-t-il dans la pièce ?"),
-    ("The sky is clear today.", "Le ciel est dégagé aujourd'hui."),
-]
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German"}
-QUOTE_PAIRS = {'"': '"', "'": "'", "«": "»", "“": "”"}
 TOKENIZER_FIX = "bpe1"  # bump when the converted-tokenizer repair changes, to rebuild caches
-_ECHO = re.compile(r"^\s*(?:french|français|translation)\s*:\s*", re.IGNORECASE)
 
 
 class HFCausal(SystemDefaults):
@@ -75,7 +67,7 @@ class HFCausal(SystemDefaults):
         self.model_ref = model
         self.gguf_file = gguf_file
         self.max_new_tokens = max_new_tokens
-        self.examples = [tuple(e) for e in examples] if examples else DEFAULT_EXAMPLES
+        self.examples: list[tuple[str, str]] = [(a, b) for a, b in examples] if examples else DEFAULT_EXAMPLES
         self.use_chat_template = use_chat_template
         self.device = device
         self.threads = threads
@@ -110,10 +102,7 @@ class HFCausal(SystemDefaults):
     def _source(self) -> tuple[Path, str | None]:
         """(folder to load from, GGUF file name in it or None)."""
         if self._package:
-            module = importlib.import_module(self._package)
-            target = self.cache_dir / "gguf" / module.MODEL_NAME
-            if not target.exists():
-                _assemble_atomically(module, target)
+            target = packaged_gguf(self._package, self.cache_dir)
             return target.parent, target.name
         path, reason = resolve_local(self.model_ref)
         if path is None:
@@ -174,19 +163,10 @@ class HFCausal(SystemDefaults):
     # ----------------------------------------------------------- prompting
     def prompt(self, text: str) -> str:
         tokenizer, _ = self._loaded
-        src = LANGUAGE_NAMES.get(self.source_lang, self.source_lang)
-        tgt = LANGUAGE_NAMES.get(self.target_lang, self.target_lang)
         if self.use_chat_template and tokenizer.chat_template:
-            messages = [
-                {
-                    "role": "user",
-                    "content": f"Translate this {src} text to {tgt}. Reply with the "
-                    f"translation only.\n\n{text}",
-                }
-            ]
+            messages = [{"role": "user", "content": instruction(text, self.source_lang, self.target_lang)}]
             return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        shots = "".join(f"{src}: {en}\n{tgt}: {fr}\n\n" for en, fr in self.examples)
-        return f"Translate {src} to {tgt}.\n\n{shots}{src}: {text}\n{tgt}:"
+        return few_shot_prompt(text, self.source_lang, self.target_lang, self.examples)
 
     def translate(self, texts: list[str]) -> list[str]:
         if not texts:
@@ -300,27 +280,6 @@ def shared_prefix_greedy(
 def _has_line(texts: list[str]) -> list[bool]:
     """Per text: it has a first line with something on it, ended by a line break."""
     return [bool(t.strip()) and "\n" in t.lstrip() for t in texts]
-
-
-def clean_output(text: str) -> str:
-    """First line of the generation, without a leading "French:" echo or wrapping quotes."""
-    text = text.lstrip()
-    first = text.split("\n", 1)[0]
-    first = _ECHO.sub("", first).strip()
-    if len(first) >= 2 and QUOTE_PAIRS.get(first[0]) == first[-1]:
-        first = first[1:-1].strip()
-    return first
-
-
-def _assemble_atomically(module: Any, target: Path) -> None:
-    """Write the package's GGUF (`assemble(path)` checks its sha256) under a temporary name, then rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}-{uuid.uuid4().hex[:8]}")
-    try:
-        module.assemble(staging)
-        os.replace(staging, target)  # atomic; a concurrent writer's identical file may be replaced
-    finally:
-        staging.unlink(missing_ok=True)
 
 
 def _save_converted(model: Any, tokenizer: Any, target: Path) -> None:

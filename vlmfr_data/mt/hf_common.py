@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vlmfr_data.model_files import fingerprint, model_cache_dir
 from vlmfr_data.registry import Availability
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
+__all__ = [
+    "fingerprint",
+    "load_tokenizer",
+    "local_availability",
+    "model_cache_dir",
+    "resolve_local",
+    "set_threads",
+]
 
 
 def resolve_local(model: str) -> tuple[Path | None, str]:
@@ -39,18 +46,6 @@ def local_availability(model: str) -> Availability:
     return Availability(True)
 
 
-def fingerprint(path: Path) -> str:
-    """Cheap, stable identity of a model folder or file: config text + weight file names and sizes."""
-    digest = hashlib.sha1()
-    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
-    for f in files:
-        if f.name == "config.json":
-            digest.update(f.read_bytes())
-        elif f.suffix in WEIGHT_SUFFIXES:
-            digest.update(f"{f.name}:{f.stat().st_size}".encode())
-    return digest.hexdigest()[:10]
-
-
 def load_tokenizer(path: Path | str, **options: Any) -> Any:
     """`AutoTokenizer.from_pretrained` from local files, without transformers' false Mistral alarm.
 
@@ -64,20 +59,6 @@ def load_tokenizer(path: Path | str, **options: Any) -> Any:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(path, local_files_only=True, fix_mistral_regex=False, **options)
-
-
-def model_cache_dir() -> Path:
-    """Where converted models live, shared by every `VLMFR_HOME` of this user (like Hugging Face's cache).
-
-    `$VLMFR_MODEL_CACHE` if set, else `$XDG_CACHE_HOME/vlmfr`, else `~/.cache/vlmfr`. Writers stage a
-    temporary folder or file beside the target and rename it into place, so two processes converting
-    the same model at once never expose a half-written copy (the second rename loses, harmlessly).
-    """
-    explicit = os.environ.get("VLMFR_MODEL_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "vlmfr"
 
 
 def set_threads(threads: int | None) -> None:

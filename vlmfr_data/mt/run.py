@@ -242,8 +242,24 @@ def _translate(system: MTSystem, texts: list[str]) -> tuple[list[str], list[list
 def _run_engine(
     system: MTSystem, masked: list[Masked]
 ) -> tuple[list[str | None], list[list[str] | None], list[str | None], list[float]]:
-    """Outputs, marks, errors and seconds per input; a failing batch is retried input by input."""
+    """Outputs, marks, errors and seconds per input; a failing batch is retried input by input.
+
+    An engine that reports failures per input (`translate_each`, e.g. a server: one request per input)
+    keeps its successes and an error for each failed input, without a second pass.
+    """
     started = time.perf_counter()
+    each = getattr(system, "translate_each", None)
+    if each is not None:
+        results = list(each([m.text for m in masked]))
+        if len(results) != len(masked):
+            raise RuntimeError(f"engine returned {len(results)} results for {len(masked)} inputs")
+        share = (time.perf_counter() - started) / max(len(masked), 1)
+        return (
+            [None if isinstance(r, Exception) else r for r in results],
+            [None] * len(masked),
+            [f"{type(r).__name__}: {r}" if isinstance(r, Exception) else None for r in results],
+            [share] * len(masked),
+        )
     try:
         outputs, marks = _translate(system, [m.text for m in masked])
         if len(outputs) != len(masked):
