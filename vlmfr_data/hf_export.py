@@ -72,9 +72,9 @@ def export_hf_dataset(
     """Export `corpora` (default: every corpus folder with a manifest) as one dataset folder.
     `licenses`: each source dataset's licence (a Hub licence id), for the card."""
     root = corpora_dir(warehouse)
-    available = (
-        sorted(p.name for p in root.iterdir() if (p / "manifest.json").exists()) if root.exists() else []
-    )
+    present = {p.name for p in root.iterdir() if (p / "manifest.json").exists()} if root.exists() else set()
+    # the tier sets in their order (the first is the card's default config), then any other corpus
+    available = [c for c in CORPUS_NAMES if c in present] + sorted(present - set(CORPUS_NAMES))
     corpora = corpora or available
     missing = [c for c in corpora if c not in available]
     if missing:
