@@ -46,7 +46,12 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=0, help="first N gold segments of each set (0 = all)")
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
+    parser.add_argument("--parallel", type=int, default=4, help="served: server slots and requests in flight")
+    parser.add_argument("--batch-size", type=int, default=32, help="served: segments per pipeline batch")
     args = parser.parse_args()
+    served = PATHS["served"]
+    served.options["serve"]["parallel"] = served.options["concurrency"] = args.parallel
+    served.batch_size = args.batch_size
     gold = pl.concat(
         [
             load_gold().with_columns(pl.lit("easy_vqa").alias("set")),
