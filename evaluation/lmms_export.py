@@ -15,7 +15,6 @@ from __future__ import annotations
 import inspect
 import json
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 from evaluation import normalize
 from evaluation.benchmarks import BENCHMARKS, configured_benchmarks, register_mt_benchmarks
 from vlmfr_data.config import ProjectConfig
+from vlmfr_data.hf_export import IMAGE_TYPE, embed_images
 from vlmfr_data.store import Warehouse
 
 GROUP = "vlmfr_fr"
@@ -44,7 +44,7 @@ HF_FEATURES = {
 SCHEMA = pa.schema(
     [
         ("item_id", pa.string()),
-        ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+        ("image", IMAGE_TYPE),
         ("question", pa.string()),
         ("answer", pa.string()),
         ("question_type", pa.string()),
@@ -139,11 +139,10 @@ def export_lmms_eval_tasks(
     folder: Path | None = None,
 ) -> LmmsExport:
     final = folder or warehouse.home / "exports" / "lmms_eval"
-    staging = final.with_name(f".{final.name}-{uuid.uuid4().hex[:8]}")
+    staging = warehouse.staging_dir("lmms-eval")
     report = LmmsExport(final)
     register_mt_benchmarks(project)
     try:
-        staging.mkdir(parents=True)
         for name in benchmarks or french_benchmarks(project):
             benchmark = BENCHMARKS.create(name)
             items = benchmark.items(warehouse)
@@ -169,24 +168,13 @@ def export_lmms_eval_tasks(
             encoding="utf-8",
         )
         (staging / "utils.py").write_text(utils_source(), encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
+        warehouse.replace_dir(staging, final)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # left only when the export failed
     return report
 
 
 def _write_items(items: pl.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    paths = items["image"].drop_nulls().unique().to_list()
-    contents = pl.DataFrame(
-        {"image": paths, "bytes": [Path(p).read_bytes() for p in paths]},  # each image file read once
-        schema={"image": pl.String(), "bytes": pl.Binary()},
-    )
-    table = items.join(contents, on="image", how="left").with_columns(
-        pl.when(pl.col("bytes").is_not_null())
-        .then(pl.struct("bytes", pl.col("image").alias("path")))
-        .alias("image")
-    )
-    pq.write_table(table.select(SCHEMA.names).to_arrow().cast(SCHEMA), path)
+    table = embed_images(items, read_from="image").select(SCHEMA.names)
+    pq.write_table(table.to_arrow().cast(SCHEMA), path)

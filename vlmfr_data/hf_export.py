@@ -5,7 +5,8 @@ config: `high`, `high_medium`, `high_medium_low`, `gold`) and split, with the im
 (the Hub's own Parquet layout: `image` is a struct of bytes and path, read back as a PIL image), and a
 dataset card `README.md` whose YAML header declares the configs, their data files and features, the
 split sizes, the languages and the source datasets' licences; its text says how the corpus was made
-and gives its quality statistics. Written in staging and moved into place: a reader never sees half.
+and gives its quality statistics. Written in the warehouse's staging and moved into place (`Warehouse.replace_dir`): a reader never
+sees half.
 
 Each image file is read once per batch of samples (the corpora share images), never per row.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,27 +82,22 @@ def export_hf_dataset(
             f"no corpus {missing} under {root} (found: {available}); materialize the `corpora` asset first"
         )
     final = folder or warehouse.home / "exports" / "hf" / name
-    staging = final.with_name(f".{final.name}-{uuid.uuid4().hex[:8]}")
+    staging = warehouse.staging_dir(f"hf-{name}")
     report = ExportReport(final)
     manifests: dict[str, dict[str, Any]] = {}
     try:
         for corpus in corpora:
             manifests[corpus] = json.loads((root / corpus / "manifest.json").read_text(encoding="utf-8"))
-            files = _write_splits(
+            counts, size = _write_splits(
                 root / corpus / "samples.parquet", staging / "data" / config_name(corpus), batch_rows
             )
-            report.configs[config_name(corpus)] = {
-                s: pq.ParquetFile(p).metadata.num_rows for s, p in files.items()
-            }
-            report.bytes_written += sum(p.stat().st_size for p in files.values())
+            report.configs[config_name(corpus)] = counts
+            report.bytes_written += size
         card = dataset_card(name, report.configs, manifests, licenses or {})
         (staging / "README.md").write_text(card, encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(final)
+        warehouse.replace_dir(staging, final)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # left only when the export failed
     return report
 
 
@@ -121,10 +116,12 @@ SCHEMA = pa.schema(
 )
 
 
-def _write_splits(samples: Path, folder: Path, batch_rows: int) -> dict[str, Path]:
-    """One Parquet file per split of a corpus, in one streaming pass over its samples."""
+def _write_splits(samples: Path, folder: Path, batch_rows: int) -> tuple[dict[str, int], int]:
+    """One Parquet file per split of a corpus, in one streaming pass over its samples: rows per split
+    and the bytes written."""
     writers: dict[str, pq.ParquetWriter] = {}
     paths: dict[str, Path] = {}
+    rows: dict[str, int] = {}
     try:
         for record_batch in pq.ParquetFile(samples).iter_batches(batch_size=batch_rows):
             batch = pl.from_arrow(pa.Table.from_batches([record_batch]))
@@ -134,29 +131,32 @@ def _write_splits(samples: Path, folder: Path, batch_rows: int) -> dict[str, Pat
                     paths[str(split)] = folder / f"{split}-00000-of-00001.parquet"
                     folder.mkdir(parents=True, exist_ok=True)
                     writers[str(split)] = pq.ParquetWriter(paths[str(split)], SCHEMA)
-                writers[str(split)].write_table(_with_image_bytes(part).to_arrow().cast(SCHEMA))
+                rows[str(split)] = rows.get(str(split), 0) + part.height
+                embedded = embed_images(part, read_from="image_path").select(COLUMNS)
+                writers[str(split)].write_table(embedded.to_arrow().cast(SCHEMA))
     finally:
         for writer in writers.values():
             writer.close()
-    return dict(sorted(paths.items()))
+    return dict(sorted(rows.items())), sum(p.stat().st_size for p in paths.values())
 
 
-def _with_image_bytes(batch: pl.DataFrame) -> pl.DataFrame:
-    """`image` as the Hub's struct {bytes, path}; each distinct file read once."""
-    paths = batch["image_path"].drop_nulls().unique().to_list()
+def embed_images(frame: pl.DataFrame, read_from: str, path_from: str = "image") -> pl.DataFrame:
+    """`frame` with `image` as the Hub's image struct {bytes, path}: the bytes of the file named in column
+    `read_from`, each distinct file read once, and `path` from column `path_from`. A row without a file
+    has a null image, not a struct of nulls (`datasets` rejects that)."""
+    paths = frame[read_from].drop_nulls().unique().to_list()
     contents = pl.DataFrame(
-        {"image_path": paths, "bytes": [Path(p).read_bytes() for p in paths]},
-        schema={"image_path": pl.String(), "bytes": pl.Binary()},
+        {read_from: paths, "_bytes": [Path(p).read_bytes() for p in paths]},
+        schema={read_from: pl.String(), "_bytes": pl.Binary()},
     )
     return (
-        batch.join(contents, on="image_path", how="left")
+        frame.join(contents, on=read_from, how="left")
         .with_columns(
-            # a sample without an image has a null image, not a struct of nulls (`datasets` rejects that)
-            pl.when(pl.col("bytes").is_not_null())
-            .then(pl.struct(pl.col("bytes"), pl.col("image").alias("path")))
+            pl.when(pl.col("_bytes").is_not_null())
+            .then(pl.struct(pl.col("_bytes").alias("bytes"), pl.col(path_from).alias("path")))
             .alias("image")
         )
-        .select(COLUMNS)
+        .drop("_bytes")
     )
 
 

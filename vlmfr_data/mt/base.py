@@ -77,6 +77,13 @@ class SystemDefaults:
     # punctuation (rule-based engines), "sentence" writes it as a capitalised, full-stopped sentence (LLMs).
     context_style = "source"
 
+    def direction_tag(self) -> str:
+        """Empty for English -> French, else " <src>-><tgt>": part of a version, so a system turned round
+        (translate-test's FR -> EN) never shares cache rows with the original."""
+        if (self.source_lang, self.target_lang) == ("en", "fr"):
+            return ""
+        return f" {self.source_lang}->{self.target_lang}"
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": getattr(self, "name", "?"),

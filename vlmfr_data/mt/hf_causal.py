@@ -116,12 +116,10 @@ class HFCausal(SystemDefaults):
         folder, gguf = self._source
         ident = fingerprint(folder / gguf) if gguf else fingerprint(folder)
         label = gguf or folder.name
-        direction = (
-            ""
-            if (self.source_lang, self.target_lang) == ("en", "fr")
-            else f" {self.source_lang}->{self.target_lang}"
+        return (
+            f"{label}@{ident} shots={len(self.examples)} chat={self.use_chat_template}{self.direction_tag()} "
+            f"{PIPELINE_VERSION}"
         )
-        return f"{label}@{ident} shots={len(self.examples)} chat={self.use_chat_template}{direction} {PIPELINE_VERSION}"
 
     # ------------------------------------------------------------- loading
     @cached_property

@@ -22,16 +22,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from typing import Any
 
 from vlmfr_data.mt.base import PIPELINE_VERSION, Availability, SystemDefaults
-from vlmfr_data.mt.prompts import DEFAULT_EXAMPLES, clean_output, few_shot_prompt, instruction, language_name
-from vlmfr_data.serving.client import OpenAIClient, RequestFailed
-
-log = logging.getLogger(__name__)
-
-__all__ = ["OpenAICompatible", "RequestFailed"]
+from vlmfr_data.mt.prompts import (
+    DEFAULT_EXAMPLES,
+    clean_output,
+    few_shot_block,
+    few_shot_prompt,
+    instruction,
+    language_name,
+)
+from vlmfr_data.serving.client import OpenAIClient
 
 
 class OpenAICompatible(SystemDefaults):
@@ -93,26 +95,20 @@ class OpenAICompatible(SystemDefaults):
     def version(self) -> str:
         prompt = json.dumps([self.template, self.examples, self.endpoint], ensure_ascii=False)
         digest = hashlib.sha1(prompt.encode()).hexdigest()[:8]
-        direction = (
-            ""
-            if (self.source_lang, self.target_lang) == ("en", "fr")
-            else f" {self.source_lang}->{self.target_lang}"
-        )
         model = f"{self.model} " if self.model else ""
-        return f"openai:{model}{self.client.identity} {self.endpoint} prompt={digest}{direction} {PIPELINE_VERSION}"
+        return (
+            f"openai:{model}{self.client.identity} {self.endpoint} prompt={digest}{self.direction_tag()} "
+            f"{PIPELINE_VERSION}"
+        )
 
     # ------------------------------------------------------------ prompts
     def prompt(self, text: str) -> str:
         if self.template:
-            shots = "".join(
-                f"{language_name(self.source_lang)}: {a}\n{language_name(self.target_lang)}: {b}\n\n"
-                for a, b in self.examples
-            )
             return self.template.format(
                 text=text,
                 source=language_name(self.source_lang),
                 target=language_name(self.target_lang),
-                examples=shots,
+                examples=few_shot_block(self.source_lang, self.target_lang, self.examples),
             )
         return few_shot_prompt(text, self.source_lang, self.target_lang, self.examples)
 

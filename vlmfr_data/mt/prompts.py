@@ -25,9 +25,15 @@ def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
 
 
+def few_shot_block(source_lang: str, target_lang: str, examples: list[tuple[str, str]]) -> str:
+    """The example pairs as "English: ... / French: ..." lines, each pair followed by a blank line."""
+    src, tgt = language_name(source_lang), language_name(target_lang)
+    return "".join(f"{src}: {a}\n{tgt}: {b}\n\n" for a, b in examples)
+
+
 def few_shot_prompt(text: str, source_lang: str, target_lang: str, examples: list[tuple[str, str]]) -> str:
     src, tgt = language_name(source_lang), language_name(target_lang)
-    shots = "".join(f"{src}: {a}\n{tgt}: {b}\n\n" for a, b in examples)
+    shots = few_shot_block(source_lang, target_lang, examples)
     return f"Translate {src} to {tgt}.\n\n{shots}{src}: {text}\n{tgt}:"
 
 

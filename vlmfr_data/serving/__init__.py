@@ -17,7 +17,7 @@ import threading
 from typing import Any, Protocol
 
 from vlmfr_data import plugins
-from vlmfr_data.registry import Availability, UnknownEntry
+from vlmfr_data.registry import Availability
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,17 @@ class ServingEngine(Protocol):
 
 
 _lock = threading.Lock()
-_running: dict[str, ServingEngine] = {}
+# One engine per spec in this process, started or not: the systems that share a spec (a system and its
+# translate-test partner) share its server, its model identity and its availability check.
+_engines: dict[str, ServingEngine] = {}
+_running: set[str] = set()
 
 
 def create_engine(spec: dict[str, Any]) -> ServingEngine:
     options = dict(spec)
     engine = options.pop("engine", "llama_cpp")
     if engine not in plugins.SERVING_ENGINES and ":" not in engine:
-        raise UnknownEntry(plugins.SERVING_ENGINES.unknown(engine).args[0])
+        raise plugins.SERVING_ENGINES.unknown(engine)
     try:
         return plugins.SERVING_ENGINES.create(engine, **options)
     except TypeError as exc:
@@ -69,34 +72,42 @@ def spec_key(spec: dict[str, Any]) -> str:
     return json.dumps(spec, sort_keys=True, default=str)
 
 
-def local_server(spec: dict[str, Any]) -> ServingEngine:
-    """The running server for `spec`, started (and health-checked) on first use in this process."""
+def engine_for(spec: dict[str, Any]) -> ServingEngine:
+    """This process's engine for `spec` (created on first use, not started)."""
     key = spec_key(spec)
     with _lock:
-        server = _running.get(key)
-        if server is not None and server.healthy():
-            return server
-        if server is not None:
+        if key not in _engines:
+            _engines[key] = create_engine(spec)
+        return _engines[key]
+
+
+def local_server(spec: dict[str, Any]) -> ServingEngine:
+    """The running server for `spec`, started (and health-checked) on first use in this process."""
+    server, key = engine_for(spec), spec_key(spec)
+    with _lock:
+        if key in _running:
+            if server.healthy():
+                return server
             log.warning("local %s server stopped answering; restarting it", server.engine)
             server.stop()
-        server = create_engine(spec)
+            _running.discard(key)
         available = server.availability()
         if not available.ok:
             raise ServerFailed(f"cannot serve {spec.get('model')!r}: {available.reason}")
         server.start()
-        _running[key] = server
+        _running.add(key)
         return server
 
 
 def running() -> list[ServingEngine]:
     with _lock:
-        return list(_running.values())
+        return [_engines[key] for key in sorted(_running)]
 
 
 def stop_all() -> int:
     """Stop every server this process started; returns how many."""
     with _lock:
-        servers = list(_running.values())
+        servers = [_engines[key] for key in _running]
         _running.clear()
     for server in servers:
         server.stop()

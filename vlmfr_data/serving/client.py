@@ -48,11 +48,7 @@ class OpenAIClient:
 
     @property
     def engine(self) -> serving.ServingEngine | None:
-        if self.serve is None:
-            return None
-        if not hasattr(self, "_engine"):
-            self._engine = serving.create_engine(self.serve)
-        return self._engine
+        return serving.engine_for(self.serve) if self.serve is not None else None
 
     @property
     def identity(self) -> str:
